@@ -1,0 +1,278 @@
+"""The ``kea-fanvil`` command: thin commands over the library.
+
+Exit codes: 0 success; 1 the policy (or another input) is invalid; 2 the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .engine import Decision, Engine, Request
+from .errors import KeaFanvilError, PolicyError
+from .identify import mac_bytes, normalize_mac
+from .policy import Policy, site_overlaps
+from .policy_file import load_policy
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EPILOG = "Docs: README.md (policy and CLI reference). Policy errors exit 1, usage errors 2."
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def _load(path: Path) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        count = len(exc.problems)
+        err.print(f"[bold red]{path}: {count} problem{'s' if count != 1 else ''}[/]")
+        for problem in exc.problems:
+            err.print(problem.render(str(path)), markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+policy_argument = click.argument(
+    "policy", type=click.Path(path_type=Path, dir_okay=False), metavar="POLICY"
+)
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kea-fanvil")
+def main() -> None:
+    """Steer Fanvil IP phones to their provisioning server from one validated policy.
+
+    \b
+    Typical flow:
+      kea-fanvil validate policy.yaml           check the file, see what it does
+      kea-fanvil decide policy.yaml --mac 0c:38:3e:11:3a:f8 --vendor-class "Fanvil X4"
+      kea-fanvil hook build                     build the Kea hook against the installed Kea
+      kea-fanvil render kea-hook policy.yaml    the hooks-libraries entry for kea-dhcp4.conf
+    """
+
+
+@main.command(epilog=EPILOG)
+@policy_argument
+def validate(policy: Path) -> None:
+    """Check POLICY and print a one-screen summary of what it does.
+
+    Every problem is reported as FILE:LINE:COLUMN: FIELD: MESSAGE, and the command exits 1.
+    """
+    loaded = _load(policy)
+    engine = Engine(loaded)
+    d = loaded.delivery
+    carriers = []
+    if d.custom_option:
+        carriers.append(f"option {d.custom_option}")
+    if d.option_66:
+        carriers.append("option 66")
+    if d.option_43 == "string":
+        carriers.append("option 43 (bare string)")
+    elif d.option_43 != "off":
+        carriers.append(f"option 43 sub-option {d.option_43}")
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("policy", str(policy))
+    table.add_row("default URL", loaded.provisioning.url)
+    table.add_row("delivered in", ", ".join(carriers))
+    table.add_row("always send", "yes" if d.always_send else "only when asked (option 55)")
+    table.add_row(
+        "vendor class", ", ".join(repr(p) for p in loaded.match.vendor_class_prefixes) or "-"
+    )
+    shown = ", ".join(engine.mac_prefixes[:6]) + (" ..." if len(engine.mac_prefixes) > 6 else "")
+    table.add_row("MAC prefixes", f"{len(engine.mac_prefixes)}: {shown}")
+    table.add_row("sites", str(len(loaded.sites)))
+    with_boot = sum(1 for dev in loaded.devices if dev.boot_file)
+    with_url = sum(1 for dev in loaded.devices if dev.url)
+    table.add_row(
+        "devices", f"{len(loaded.devices)} ({with_url} with own URL, {with_boot} with boot file)"
+    )
+    out.print(table)
+    if loaded.sites:
+        sites = Table("site", "subnets", "URL", "boot file", title="sites (first match wins)")
+        for s in loaded.sites:
+            sites.add_row(
+                s.name,
+                ", ".join(map(str, s.subnets)),
+                s.url or "(default)",
+                s.boot_file or "-",
+            )
+        out.print(sites)
+    for first, later in site_overlaps(loaded):
+        err.print(f"note: sites {first!r} and {later!r} overlap; {first!r} wins", markup=False)
+    out.print("[green]valid[/]")
+
+
+def _address(value: str | None, name: str) -> bytes:
+    if value is None:
+        return b"\0\0\0\0"
+    try:
+        return ipaddress.IPv4Address(value).packed
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IPv4 address", param_hint=name) from None
+
+
+def _prl(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        codes = [int(c) for c in value.replace(" ", "").split(",") if c]
+        return bytes(codes)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a list of option codes 0..255 such as 1,3,6,43,66",
+            param_hint="--prl",
+        ) from None
+
+
+def _option_text(data: bytes) -> str:
+    text = data.decode("latin-1")
+    return text if data.isascii() and text.isprintable() else ""
+
+
+def decision_json(mac: str, decision: Decision) -> dict[str, Any]:
+    return {
+        "mac": mac,
+        "matched_by": decision.matched_by,
+        "model": decision.model or None,
+        "firmware": decision.firmware or None,
+        "url": decision.url,
+        "site": decision.site,
+        "options": [
+            {"code": code, "hex": data.hex(), "text": _option_text(data)}
+            for code, data in decision.options
+        ],
+        "boot_file": decision.boot_file,
+    }
+
+
+@main.command(epilog=EPILOG)
+@policy_argument
+@click.option("--mac", required=True, help="The phone's MAC, e.g. 0c:38:3e:11:3a:f8.")
+@click.option("--vendor-class", help='Option 60 as the phone sends it, e.g. "Fanvil X4 2.10.2".')
+@click.option("--prl", help="Option 55: the codes the phone asks for, e.g. 1,3,6,43,66.")
+@click.option("--giaddr", help="Relay agent address, for a relayed request.")
+@click.option("--yiaddr", help="The address the server offers.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def decide(
+    policy: Path,
+    mac: str,
+    vendor_class: str | None,
+    prl: str | None,
+    giaddr: str | None,
+    yiaddr: str | None,
+    as_json: bool,
+) -> None:
+    """Dry run: what a phone would get from POLICY. No packet is sent.
+
+    Options are listed in the order they go on the wire (by code).
+    """
+    try:
+        mac = normalize_mac(mac)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--mac") from None
+    request = Request(
+        mac=mac_bytes(mac),
+        vendor_class=vendor_class.encode("utf-8") if vendor_class is not None else None,
+        prl=_prl(prl),
+        giaddr=_address(giaddr, "--giaddr"),
+        yiaddr=_address(yiaddr, "--yiaddr"),
+    )
+    decision = Engine(_load(policy)).decide(request)
+    if as_json:
+        click.echo(json.dumps(decision_json(mac, decision), indent=2))
+        return
+    if decision.matched_by is None:
+        out.print(f"{mac}: not a Fanvil phone under this policy; nothing is added")
+        return
+    vendor = f", model {decision.model}" if decision.model else ""
+    vendor += f", firmware {decision.firmware}" if decision.firmware else ""
+    out.print(f"{mac}: matched by {decision.matched_by}{vendor}", markup=False)
+    out.print(f"URL: {decision.url}" + (f" (site {decision.site})" if decision.site else ""),
+              markup=False)
+    table = Table("code", "text", "hex")
+    table.columns[2].overflow = "fold"
+    for code, data in decision.options:
+        table.add_row(str(code), _option_text(data) or "-", data.hex())
+    out.print(table)
+    if decision.boot_file:
+        out.print(f"BOOTP file field: {decision.boot_file}", markup=False)
+    if not decision.options:
+        out.print("nothing sent: the phone did not ask for these options and always_send is off")
+
+
+@main.command()
+def schema() -> None:
+    """Print the policy's JSON Schema (for editors' completion and validation)."""
+    click.echo(json.dumps(Policy.model_json_schema(), indent=2))
+
+
+@main.group()
+def hook() -> None:
+    """Build and locate the Kea hook library (libdhcp_fanvil.so)."""
+
+
+@hook.command("build")
+@click.option("--quiet", is_flag=True, help="Print only errors.")
+def hook_build_command(quiet: bool) -> None:
+    """Compile the hook against the installed Kea headers (Debian's kea-dev)."""
+    from . import hook_build
+
+    try:
+        path = hook_build.build(quiet=quiet)
+    except hook_build.HookBuildError as exc:
+        _fail(str(exc))
+    if not quiet:
+        out.print(f"built {path}", markup=False)
+
+
+@hook.command("path")
+def hook_path_command() -> None:
+    """Print the built hook library's path (exit 1 if it is not built)."""
+    from . import hook_build
+
+    try:
+        click.echo(str(hook_build.library_path()))
+    except hook_build.HookBuildError as exc:
+        _fail(str(exc))
+
+
+@main.group()
+def render() -> None:
+    """Turn a policy into configuration for a DHCP server."""
+
+
+@render.command("kea-hook")
+@policy_argument
+def render_kea_hook(policy: Path) -> None:
+    """Print the hooks-libraries entry that loads POLICY into kea-dhcp4.
+
+    Paste it into the "hooks-libraries" list of the Dhcp4 section.
+    """
+    from . import hook_build
+
+    _load(policy)
+    try:
+        library = hook_build.library_path()
+    except hook_build.HookBuildError as exc:
+        _fail(str(exc))
+    entry = {"library": str(library), "parameters": {"policy": str(policy.resolve())}}
+    click.echo(json.dumps(entry, indent=2))
+
+
+def run() -> None:  # pragma: no cover - for `python -m kea_fanvil`
+    try:
+        main()
+    except KeaFanvilError as exc:
+        _fail(str(exc))

@@ -1,0 +1,212 @@
+"""The decision engine: request facts in, provisioning options out. Pure: no I/O, no Kea.
+
+:class:`Engine` compiles a :class:`Policy` once (dictionaries, byte prefixes, integer subnets,
+encoded options) so that one decision costs a few dictionary and set look-ups; the Kea hook
+calls :meth:`Engine.decide_raw` for every response and needs it to be cheap.
+
+Order of identification: an inventory device, then the vendor class (option 60), then the MAC
+prefix. Order of the URL: the device's, then the first site whose subnet holds the relay
+address (giaddr) or the offered address (yiaddr), then the default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from . import options
+from .identify import (
+    PrefixMatcher,
+    VendorClass,
+    mac_bytes,
+    ouis_of_organization,
+    parse_vendor_class,
+)
+from .policy import Delivery, Policy
+
+MatchedBy = Literal["device", "vendor-class", "oui"]
+Options = tuple[tuple[int, bytes], ...]
+RawDecision = tuple[Options, bytes | None]
+_NO_ADDRESS = b"\0\0\0\0"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the engine needs to know of one DHCP exchange."""
+
+    mac: bytes
+    vendor_class: bytes | None = None  # option 60 data
+    prl: bytes | None = None  # option 55 data: the option codes the client asked for
+    giaddr: bytes = _NO_ADDRESS  # relay agent address from the query
+    yiaddr: bytes = _NO_ADDRESS  # address offered in the response
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the server should add to its response, and why."""
+
+    matched_by: MatchedBy | None
+    url: str | None = None
+    options: Options = ()  # (code, data) in the order they go on the wire
+    boot_file: str | None = None  # also the BOOTP file field
+    site: str | None = None
+    device: str | None = None  # the inventory entry's name, or its MAC
+    vendor_class: VendorClass | None = field(default=None)
+
+    @property
+    def model(self) -> str:
+        return self.vendor_class.model if self.vendor_class else ""
+
+    @property
+    def firmware(self) -> str:
+        return self.vendor_class.firmware if self.vendor_class else ""
+
+
+@dataclass(frozen=True)
+class _Device:
+    label: str
+    url: str | None
+    boot_file: str | None
+
+
+@dataclass(frozen=True)
+class _Site:
+    name: str
+    networks: tuple[tuple[int, int], ...]  # (network, netmask) as integers
+    url: str | None
+    boot_file: str | None
+
+
+class Engine:
+    """A policy compiled for fast decisions. Immutable after construction, so thread-safe."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        delivery = policy.delivery
+        self._always = delivery.always_send
+        self._vendor_prefixes = tuple(
+            p.lower().encode() for p in policy.match.vendor_class_prefixes
+        )
+        prefixes = list(policy.match.ouis)
+        for org in policy.match.oui_organizations:
+            prefixes += [p for p, _ in ouis_of_organization(org)]
+        self.mac_prefixes = tuple(dict.fromkeys(prefixes))
+        self._prefixes = PrefixMatcher(self.mac_prefixes)
+        self._devices = {
+            mac_bytes(d.mac): _Device(d.name or d.mac, d.url, d.boot_file) for d in policy.devices
+        }
+        self._sites = tuple(
+            _Site(
+                s.name,
+                tuple((int(n.network_address), int(n.netmask)) for n in s.subnets),
+                s.url,
+                s.boot_file,
+            )
+            for s in policy.sites
+        )
+        # Memoised encodings: a policy has few distinct (URL, boot file) pairs unless its
+        # devices override them, and encoding per packet would dominate a decision's cost.
+        self._encoded_cache: dict[tuple[str, str | None], RawDecision] = {}
+
+    def _site(self, giaddr: bytes, yiaddr: bytes) -> _Site | None:
+        if not self._sites:
+            return None
+        addresses = [int.from_bytes(a, "big") for a in (giaddr, yiaddr) if a != _NO_ADDRESS]
+        for site in self._sites:
+            for network, mask in site.networks:
+                for address in addresses:
+                    if address & mask == network:
+                        return site
+        return None
+
+
+    def _encoded(self, url: str, boot: str | None) -> RawDecision:
+        key = (url, boot)
+        found = self._encoded_cache.get(key)
+        if found is None:
+            chosen = encode_url_options(self.policy.delivery, url)
+            file_field = None
+            if boot is not None:
+                file_field = options.encode_bootfile_name(boot)
+                chosen = tuple(sorted((*chosen, (options.OPTION_BOOTFILE_NAME, file_field))))
+            # Racing threads may both fill the same key with equal values: harmless.
+            found = self._encoded_cache[key] = (chosen, file_field)
+        return found
+
+    def _resolve(
+        self, mac: bytes, vendor_class: bytes | None, giaddr: bytes, yiaddr: bytes
+    ) -> tuple[MatchedBy, str, str | None, _Site | None, _Device | None] | None:
+        device = self._devices.get(mac)
+        if device is not None:
+            matched: MatchedBy = "device"
+        elif vendor_class and vendor_class.lower().startswith(self._vendor_prefixes):
+            matched = "vendor-class"
+        elif self._prefixes.match(mac) is not None:
+            matched = "oui"
+        else:
+            return None
+        site = self._site(giaddr, yiaddr)
+        url = (device and device.url) or (site and site.url) or self.policy.provisioning.url
+        boot = (device and device.boot_file) or (site and site.boot_file) or None
+        return matched, url, boot, site, device
+
+    def _select(self, url: str, boot: str | None, prl: bytes | None) -> RawDecision:
+        chosen, file_field = self._encoded(url, boot)
+        if not self._always:
+            asked = prl or b""
+            chosen = tuple(o for o in chosen if o[0] in asked)
+        return chosen, file_field
+
+    def decide_raw(
+        self,
+        mac: bytes,
+        vendor_class: bytes | None,
+        prl: bytes | None,
+        giaddr: bytes,
+        yiaddr: bytes,
+    ) -> RawDecision | None:
+        """The hook's entry: None for a client that is not a phone of ours, else
+        (options, file field) with options as (code, data) sorted by code."""
+        resolved = self._resolve(mac, vendor_class, giaddr, yiaddr)
+        if resolved is None:
+            return None
+        return self._select(resolved[1], resolved[2], prl)
+
+    def decide(self, request: Request) -> Decision:
+        """Everything about one decision, for the CLI and tests."""
+        vendor = parse_vendor_class(request.vendor_class) if request.vendor_class else None
+        resolved = self._resolve(request.mac, request.vendor_class, request.giaddr, request.yiaddr)
+        if resolved is None:
+            return Decision(None, vendor_class=vendor)
+        matched, url, boot, site, device = resolved
+        chosen, _ = self._select(url, boot, request.prl)
+        return Decision(
+            matched,
+            url,
+            chosen,
+            boot,
+            site.name if site else None,
+            device.label if device else None,
+            vendor,
+        )
+
+
+def encode_url_options(delivery: Delivery, url: str) -> Options:
+    """The options carrying ``url`` under ``delivery``, sorted by code (the order Kea packs)."""
+    encoded: list[tuple[int, bytes]] = []
+    if delivery.option_43 == "string":
+        encoded.append((options.OPTION_VENDOR_SPECIFIC, options.encode_vendor_string(url)))
+    elif isinstance(delivery.option_43, int):
+        data = options.encode_vendor_suboption(delivery.option_43, url)
+        encoded.append((options.OPTION_VENDOR_SPECIFIC, data))
+    if delivery.option_66:
+        encoded.append((options.OPTION_TFTP_SERVER_NAME, options.encode_tftp_server_name(url)))
+    if delivery.custom_option is not None:
+        code = delivery.custom_option
+        encoded.append((code, options.encode_custom_option(code, url)))
+    return tuple(encoded)
+
+
+def decide(policy: Policy, request: Request) -> Decision:
+    """One decision from a policy (compiles it each call; keep an :class:`Engine` for many)."""
+    return Engine(policy).decide(request)

@@ -1,0 +1,46 @@
+"""Exceptions raised by kea-fanvil.
+
+KeaFanvilError
+├── PolicyError          the policy file cannot be read or is invalid (file, line, field)
+└── EncodingError        a value does not fit the DHCP option that must carry it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class KeaFanvilError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    """One thing wrong with a policy, located as precisely as the input allows."""
+
+    message: str
+    field: str = ""  # dotted path, e.g. "devices[3].mac"
+    line: int | None = None  # 1-based line in the policy file
+    column: int | None = None
+
+    def render(self, source: str) -> str:
+        where = source
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class PolicyError(KeaFanvilError):
+    """The policy is invalid; `problems` lists every problem found, in file order."""
+
+    def __init__(self, source: str, problems: list[PolicyProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(p.render(source) for p in problems))
+
+
+class EncodingError(KeaFanvilError, ValueError):
+    """A value cannot be encoded into the DHCP option or header field meant to carry it."""

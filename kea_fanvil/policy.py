@@ -1,0 +1,222 @@
+"""The policy: which clients are Fanvil phones, which URL each gets, and how it is delivered.
+
+The pydantic models hold every rule a policy must obey; :mod:`kea_fanvil.policy_file` reads a
+file into them and turns validation errors into file:line messages. Models are frozen so a
+policy, once loaded, can be shared by the engine across threads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from . import options
+from .errors import EncodingError
+from .identify import default_prefixes, normalize_mac, normalize_prefix
+
+URL_SCHEMES = ("tftp", "ftp", "http", "https")  # what Fanvil firmware fetches (spec 2.3)
+
+
+def _check_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL: {exc}") from None
+    if parts.scheme.lower() not in URL_SCHEMES:
+        raise ValueError(
+            f"URL scheme {parts.scheme or '(none)'!r} is not one of {', '.join(URL_SCHEMES)}"
+        )
+    if not parts.hostname:
+        raise ValueError(f"URL {value!r} names no host")
+    try:
+        options.encode_tftp_server_name(value)  # ASCII, no spaces, fits one option
+    except EncodingError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _check_boot_file(value: str) -> str:
+    try:
+        options.encode_bootfile_name(value)
+    except EncodingError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _mac(value: Any) -> Any:
+    return normalize_mac(value) if isinstance(value, str) else value
+
+
+def _prefix(value: Any) -> Any:
+    return normalize_prefix(value) if isinstance(value, str) else value
+
+
+def _network(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return ipaddress.IPv4Network(value.strip(), strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IPv4 subnet in CIDR form: {exc}") from None
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+BootFile = Annotated[str, AfterValidator(_check_boot_file)]
+Mac = Annotated[str, BeforeValidator(_mac)]
+MacPrefix = Annotated[str, BeforeValidator(_prefix)]
+Subnet = Annotated[ipaddress.IPv4Network, BeforeValidator(_network)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Provisioning(_Model):
+    url: Url = Field(
+        description="Default provisioning URL. $mac and $input are left for the phone to expand."
+    )
+
+
+def _option_43(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as false; take it as the "off" the user wrote.
+    return "off" if value is False else value
+
+
+class Delivery(_Model):
+    option_66: bool = Field(True, description="Send the URL in option 66 (RFC 2132 9.4).")
+    option_43: Annotated[
+        Literal["string", "off"] | Annotated[int, Field(ge=1, le=254)],
+        BeforeValidator(_option_43),
+    ] = Field(
+        "string",
+        description='"string": the bare URL (what Fanvil firmware reads); "off"; or a '
+        "sub-option code 1..254 to carry the URL encapsulated (TR-069 uses 1).",
+    )
+    custom_option: Annotated[int, Field(ge=128, le=254)] | None = Field(
+        None, description="Also send the URL as this site-specific option (128..254)."
+    )
+    always_send: bool = Field(
+        True,
+        description="Send the options even when the phone did not ask for them in option 55.",
+    )
+
+    def url_limit(self) -> int:
+        """The longest URL every enabled carrier can hold."""
+        return options.MAX_OPTION_DATA - (2 if isinstance(self.option_43, int) else 0)
+
+
+class Match(_Model):
+    vendor_class_prefixes: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=lambda: ["Fanvil"],
+        description="Option 60 prefixes (case-insensitive) that mark a Fanvil phone.",
+    )
+    ouis: list[MacPrefix] = Field(
+        default_factory=default_prefixes,
+        description="MAC prefixes (1 to 5 bytes) that mark a Fanvil phone.",
+    )
+    oui_organizations: list[Annotated[str, Field(min_length=3)]] = Field(
+        default_factory=list,
+        description="Also match every IEEE OUI whose organization contains this text "
+        "(netaddr's bundled registry, offline).",
+    )
+
+
+class Site(_Model):
+    name: Annotated[str, Field(min_length=1)]
+    subnet: Subnet | list[Subnet] = Field(
+        description="Subnet(s) matched against the relay address (giaddr) or the offered address."
+    )
+    url: Url | None = None
+    boot_file: BootFile | None = None
+
+    @property
+    def subnets(self) -> list[ipaddress.IPv4Network]:
+        return self.subnet if isinstance(self.subnet, list) else [self.subnet]
+
+
+class Device(_Model):
+    mac: Mac
+    name: str | None = None
+    url: Url | None = None
+    boot_file: BootFile | None = Field(
+        None, description="ID-oriented file name: sent as option 67 and in the BOOTP file field."
+    )
+
+
+class Policy(_Model):
+    version: Literal[1]
+    provisioning: Provisioning
+    delivery: Delivery = Delivery()
+    match: Match = Field(default_factory=Match)
+    sites: list[Site] = Field(default_factory=list)
+    devices: list[Device] = Field(default_factory=list)
+    devices_file: str | None = Field(
+        None,
+        description="CSV inventory (columns mac,url,boot_file,name), relative to the policy "
+        "file; its devices are added to `devices`. Suited to large inventories.",
+    )
+
+    @model_validator(mode="after")
+    def _delivers_somewhere(self) -> Policy:
+        delivery = self.delivery
+        if not (delivery.option_66 or delivery.option_43 != "off" or delivery.custom_option):
+            raise ValueError(
+                "delivery sends the URL nowhere: enable option_66, option_43 or custom_option"
+            )
+        return self
+
+
+Location = tuple[str | int, ...]
+
+
+def cross_check(policy: Policy) -> list[tuple[Location, str]]:
+    """Rules that span several entries, as (location, message) in file order.
+
+    Kept out of the model validators so each problem keeps its own location (a model
+    validator can only blame the whole document).
+    """
+    problems: list[tuple[Location, str]] = []
+    limit = policy.delivery.url_limit()
+    urls: list[tuple[Location, str]] = [(("provisioning", "url"), policy.provisioning.url)]
+    urls += [(("sites", i, "url"), s.url) for i, s in enumerate(policy.sites) if s.url]
+    urls += [(("devices", i, "url"), d.url) for i, d in enumerate(policy.devices) if d.url]
+    for loc, url in urls:
+        if len(url) > limit:
+            problems.append(
+                (
+                    loc,
+                    f"URL is {len(url)} bytes; option 43 sub-option "
+                    f"{policy.delivery.option_43} holds at most {limit}",
+                )
+            )
+    names: dict[str, int] = {}
+    for i, site in enumerate(policy.sites):
+        first = names.setdefault(site.name, i)
+        if first != i:
+            problems.append((("sites", i, "name"), f"{site.name!r} is already sites[{first}]"))
+    macs: dict[str, int] = {}
+    for i, device in enumerate(policy.devices):
+        first = macs.setdefault(device.mac, i)
+        if first != i:
+            problems.append((("devices", i, "mac"), f"{device.mac} is already devices[{first}]"))
+    return problems
+
+
+def site_overlaps(policy: Policy) -> list[tuple[str, str]]:
+    """(earlier site, later site) for each pair whose subnets overlap; the earlier one wins."""
+    found = []
+    for i, a in enumerate(policy.sites):
+        for b in policy.sites[i + 1 :]:
+            if any(na.overlaps(nb) for na in a.subnets for nb in b.subnets):
+                found.append((a.name, b.name))
+    return found

@@ -1,0 +1,210 @@
+"""Read a policy file (YAML, plus an optional CSV inventory) into a validated :class:`Policy`.
+
+Every problem is reported as ``file:line:column: field: message``. Line numbers are worked out
+only when something is wrong: the YAML is parsed once with libyaml for speed, and composed a
+second time into marked nodes only to locate errors.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from .errors import PolicyError, PolicyProblem
+from .policy import Device, Location, Policy, cross_check
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DEVICES = TypeAdapter(list[Device])
+CSV_COLUMNS = ("mac", "url", "boot_file", "name")
+
+
+class _StrictLoader(_Loader):  # type: ignore[valid-type,misc]
+    """SafeLoader that refuses duplicate keys: PyYAML would silently keep the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping
+)
+
+
+def _field_name(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _node_at(root: yaml.Node | None, loc: Sequence[str | int]) -> yaml.Node | None:
+    """The deepest YAML node along ``loc`` (a key node when the last step is a key)."""
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    node = value
+                    break
+            else:
+                return node
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return node
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+class _Locator:
+    """Maps a field location to a line: YAML nodes for the policy, row lines for the CSV."""
+
+    def __init__(self, text: str, inline_devices: int, csv_name: str, csv_lines: list[int]):
+        self._text = text
+        self._root: yaml.Node | None = None
+        self._composed = False
+        self.inline_devices = inline_devices
+        self.csv_name = csv_name
+        self.csv_lines = csv_lines
+
+    def problem(self, source: str, loc: Location, message: str) -> PolicyProblem:
+        if len(loc) >= 2 and loc[0] == "devices" and isinstance(loc[1], int):
+            row = loc[1] - self.inline_devices
+            if row >= 0:
+                field = _field_name((f"{self.csv_name} row {row + 1}", *loc[2:]))
+                return PolicyProblem(message, field, self.csv_lines[row])
+        if not self._composed:
+            self._composed = True
+            try:
+                self._root = yaml.compose(self._text, Loader=_Loader)
+            except yaml.YAMLError:
+                self._root = None
+        node = _node_at(self._root, loc)
+        line = node.start_mark.line + 1 if node is not None else None
+        col = node.start_mark.column + 1 if node is not None else None
+        return PolicyProblem(message, _field_name(loc), line, col)
+
+
+def _pydantic_message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; `kea-fanvil schema` lists every key)"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(error["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _read_csv(path: Path) -> tuple[list[dict[str, str]], list[int]]:
+    """Rows of a device inventory with the line each starts on."""
+    text = path.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if "mac" not in header:
+        raise ValueError(
+            f"the first row must name the columns; `mac` is required, and "
+            f"{', '.join(CSV_COLUMNS[1:])} are optional"
+        )
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown column(s) {', '.join(unknown)}; use {', '.join(CSV_COLUMNS)}")
+    reader.fieldnames = header
+    rows: list[dict[str, str]] = []
+    where: list[int] = []
+    for row in reader:
+        if not any((v or "").strip() for v in row.values()):
+            continue
+        if (row.get("mac") or "").lstrip().startswith("#"):
+            continue
+        rows.append({k: v.strip() for k, v in row.items() if k is not None and v and v.strip()})
+        where.append(reader.line_num)
+    return rows, where
+
+
+def parse_policy(text: str, source: str = "<policy>", base_dir: Path | None = None) -> Policy:
+    """Validate policy text; raise :class:`PolicyError` listing every problem found."""
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        raise PolicyError(source, [PolicyProblem(f"YAML: {reason}", "", line, column)]) from None
+    if not isinstance(data, dict):
+        raise PolicyError(
+            source,
+            [PolicyProblem("the policy must be a YAML mapping (start with `version: 1`)", "", 1)],
+        )
+    inline = data.get("devices")
+    locator = _Locator(text, len(inline) if isinstance(inline, list) else 0, "", [])
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            locator.problem(source, tuple(e["loc"]), _pydantic_message(e)) for e in exc.errors()
+        ]
+        raise PolicyError(source, problems) from None
+
+    if policy.devices_file:
+        policy = _with_inventory(policy, source, base_dir or Path("."), locator)
+
+    problems = [locator.problem(source, loc, msg) for loc, msg in cross_check(policy)]
+    if problems:
+        raise PolicyError(source, problems)
+    return policy
+
+
+def _with_inventory(policy: Policy, source: str, base_dir: Path, locator: _Locator) -> Policy:
+    assert policy.devices_file is not None
+    path = base_dir / policy.devices_file
+    locator.csv_name = str(policy.devices_file)
+    try:
+        rows, locator.csv_lines = _read_csv(path)
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PolicyError(
+            source, [locator.problem(source, ("devices_file",), f"cannot read {path}: {reason}")]
+        ) from None
+    try:
+        extra = _DEVICES.validate_python(rows)
+    except ValidationError as exc:
+        problems = [
+            locator.problem(
+                source,
+                ("devices", locator.inline_devices + int(e["loc"][0]), *e["loc"][1:]),
+                _pydantic_message(e),
+            )
+            for e in exc.errors()
+        ]
+        raise PolicyError(source, problems) from None
+    return policy.model_copy(update={"devices": [*policy.devices, *extra]})
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate the policy file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PolicyError(str(path), [PolicyProblem(f"cannot read the policy: {reason}")]) from None
+    return parse_policy(text, str(path), path.parent)
