@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Any
 
 from kea_fanvil import dhcp_client
 from kea_fanvil.dhcp_packet import DhcpMessage
 
-CALLS = {
+CALLS: dict[str, Callable[..., Any]] = {
     "dora": dhcp_client.dora,
     "dora_relayed": dhcp_client.dora_relayed,
     "release": dhcp_client.release,

@@ -38,7 +38,8 @@ def _load(path: Path) -> Policy:
         return load_policy(path)
     except PolicyError as exc:
         count = len(exc.problems)
-        err.print(f"[bold red]{path}: {count} problem{'s' if count != 1 else ''}[/]")
+        err.print(f"{path}: {count} problem{'s' if count != 1 else ''}", style="bold red",
+                  markup=False)
         for problem in exc.problems:
             err.print(problem.render(str(path)), markup=False, soft_wrap=True)
         sys.exit(1)

@@ -167,7 +167,7 @@ def parse_frame(frame: bytes, dst_port: int = CLIENT_PORT) -> tuple[bytes, bytes
     udp = ip[ihl:total]
     if len(udp) < 8:
         return None
-    port, length = struct.unpack("!H2xH", udp[2:8])
+    port, length = struct.unpack("!HH", udp[2:6])
     if port != dst_port or length < 8 or length > len(udp):
         return None
     return frame[6:12], udp[8:length]

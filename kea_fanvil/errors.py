@@ -22,9 +22,10 @@ class PolicyProblem:
     field: str = ""  # dotted path, e.g. "devices[3].mac"
     line: int | None = None  # 1-based line in the policy file
     column: int | None = None
+    file: str | None = None  # set when the problem is in another file (a CSV inventory)
 
     def render(self, source: str) -> str:
-        where = source
+        where = self.file or source
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:

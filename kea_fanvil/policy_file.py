@@ -89,8 +89,8 @@ class _Locator:
         if len(loc) >= 2 and loc[0] == "devices" and isinstance(loc[1], int):
             row = loc[1] - self.inline_devices
             if row >= 0:
-                field = _field_name((f"{self.csv_name} row {row + 1}", *loc[2:]))
-                return PolicyProblem(message, field, self.csv_lines[row])
+                field = f"row {row + 1} " + _field_name(loc[2:])
+                return PolicyProblem(message, field, self.csv_lines[row], file=self.csv_name)
         if not self._composed:
             self._composed = True
             try:
@@ -176,7 +176,7 @@ def parse_policy(text: str, source: str = "<policy>", base_dir: Path | None = No
 def _with_inventory(policy: Policy, source: str, base_dir: Path, locator: _Locator) -> Policy:
     assert policy.devices_file is not None
     path = base_dir / policy.devices_file
-    locator.csv_name = str(policy.devices_file)
+    locator.csv_name = str(path)
     try:
         rows, locator.csv_lines = _read_csv(path)
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   kea-dhcp4-server kea-dev kea-admin kea-common
   dnsmasq-base isc-dhcp-server
-  iproute2 procps g++ make pkg-config
+  libboost-dev iproute2 procps g++ make pkg-config
   python3 python3-venv python3-dev libpython3-dev
 )
 

@@ -1,0 +1,95 @@
+"""The demo lab: real kea-dhcp4 with our hook, and phones of several kinds getting their URLs.
+
+Run by `scripts/demo.sh` (after setup). It builds two network namespaces joined by a veth pair
+(198.18.0.0/15 addresses only), starts kea-dhcp4 with libdhcp_fanvil.so and the example policy
+(dhcp-configs/example-policy.yaml) in one, plays each phone from the other with a full
+DISCOVER/OFFER/REQUEST/ACK, prints what each phone received, and removes everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from lab import client_dora, client_dora_relayed, kea_config, netns_pair, start_kea, statistic
+from rich.console import Console
+from rich.table import Table
+
+from kea_fanvil import hook_build
+from kea_fanvil.dhcp_client import DoraResult
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "dhcp-configs" / "example-policy.yaml"
+PRL = bytes([1, 3, 6, 15, 42])  # what many phones ask for: not 43, 66, 67 or 160
+
+# (who, MAC, option 60, relayed through 198.18.64.2)
+PHONES: list[tuple[str, str, bytes | None, bool]] = [
+    ("Fanvil C62, factory (no option 60)", "0c:38:3e:5a:00:01", None, False),
+    ("Fanvil X4, re-branded MAC", "02:42:00:00:00:02", b"Fanvil X4 2.10.2.6887", False),
+    ("Fanvil X3U on 00:a8:59", "00:a8:59:00:00:03", b"Fanvil X3U", False),
+    ("reception desk (inventory)", "0c:38:3e:11:3a:f8", b"Fanvil C58", False),
+    ("Fanvil X5S at branch-a (relayed)", "0c:38:3e:5a:00:05", b"Fanvil X5S", True),
+    ("Yealink T46 (not ours)", "00:15:65:00:00:06", b"yealink", False),
+]
+
+
+def _text(data: bytes | None) -> str:
+    if data is None:
+        return "-"
+    return data.decode("ascii", "replace") if data.isascii() else data.hex()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", type=Path, default=EXAMPLE, help="policy file to serve")
+    parser.add_argument(
+        "--single-thread", action="store_true", help="run Kea with multi-threading off"
+    )
+    args = parser.parse_args()
+    console = Console()
+    library = hook_build.library_path()
+    with tempfile.TemporaryDirectory(prefix="kf-demo-") as tmp, netns_pair("kfdemo") as lab:
+        config = kea_config(
+            lab,
+            hooks=[{"library": str(library), "parameters": {"policy": str(args.policy.resolve())}}],
+            multi_threading=not args.single_thread,
+        )
+        kea = start_kea(lab, config, Path(tmp))
+        console.print(
+            f"kea-dhcp4 running in namespace {lab.srv_ns} with {library.name}, policy "
+            f"{args.policy}, multi-threading {'off' if args.single_thread else 'on'}"
+        )
+        table = Table(title="What each phone received (DHCPACK)")
+        for column in ("phone", "MAC", "address", "opt 66", "opt 43", "opt 160", "opt 67 / file"):
+            table.add_column(column, overflow="fold")
+        for who, mac, vendor_class, relayed in PHONES:
+            result: DoraResult
+            if relayed:
+                result = client_dora_relayed(lab, mac, vendor_class, PRL)
+            else:
+                result = client_dora(lab, mac, vendor_class, PRL)
+            ack = result.ack
+            boot = ack.option(67)
+            table.add_row(
+                who,
+                mac,
+                str(ack.yiaddr),
+                _text(ack.option(66)),
+                _text(ack.option(43)),
+                _text(ack.option(160)),
+                f"{_text(boot)} / {_text(ack.file or None)}" if boot or ack.file else "-",
+            )
+        console.print(table)
+        stats = {
+            name: statistic(kea.control_socket, name)
+            for name in ("pkt4-fanvil-matched", "pkt4-fanvil-changed", "pkt4-fanvil-errors")
+        }
+        console.print("Kea statistics: " + ", ".join(f"{k} = {v}" for k, v in stats.items()))
+    console.print("lab removed (namespaces, veth and kea-dhcp4)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,577 @@
+"""A two-namespace lab for real DHCP servers and our wire client (helpers, not tests).
+
+    <name>-srv  kfsrv0 198.18.0.1/24, 198.18.64.1/18   the server under test runs here
+         |  veth
+    <name>-cli  kfcli0 198.18.0.2/24, 198.18.64.2/18   the client (and the "relay" address)
+
+Only 198.18.0.0/15 (RFC 2544 benchmarking) addresses are used, and nothing leaves the two
+namespaces. The client runs in a child python under `ip netns exec` (see `run_client.py`): the
+pytest process itself never changes namespace. Servers run in the server namespace, logs in the
+test's tmp_path; every process is stopped and both namespaces removed on exit, even on error.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import run_client  # beside this file; integration/ is on sys.path (pytest's rootdir insertion)
+
+from kea_fanvil import dhcp_client
+from kea_fanvil.dhcp_client import DoraResult
+
+REPO = Path(__file__).resolve().parent.parent
+RUN_CLIENT = Path(__file__).resolve().parent / "run_client.py"
+
+SRV_IF = "kfsrv0"
+CLI_IF = "kfcli0"
+SRV_IP = "198.18.0.1"
+SRV_RELAY_IP = "198.18.64.1"
+CLI_IP = "198.18.0.2"
+RELAY_IP = "198.18.64.2"
+DIRECT_POOL = ("198.18.0.100", "198.18.0.199")
+RELAYED_POOL = ("198.18.100.10", "198.18.100.200")
+
+_counter = itertools.count()
+
+
+# --- requirements -------------------------------------------------------------------------------
+
+
+def missing(*binaries: str) -> str | None:
+    """Why the lab cannot run here (not root, a binary missing), or None."""
+    if os.geteuid() != 0:
+        return "integration tests need root (network namespaces, raw sockets)"
+    absent = [b for b in binaries if shutil.which(b, path=_PATH) is None]
+    if absent:
+        return f"integration tests need {', '.join(absent)} (not found)"
+    return None
+
+
+def require(*binaries: str) -> None:
+    """Skip the test if the lab cannot run; fail instead when the CI variable is set."""
+    reason = missing(*binaries)
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI is set, so this is an error, not a skip")
+    pytest.skip(reason)
+
+
+_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+
+def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, capture_output=True, text=True, env=_env(), check=False)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, PATH=_PATH)
+    env.update(extra)
+    return env
+
+
+# --- namespaces ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ServerProcess:
+    """A server started in the lab; `stop()` terminates, waits, then kills."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    cleanup: list[Path] = field(default_factory=list)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+        for path in self.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class KeaServer(ServerProcess):
+    control_socket: Path = Path()
+    lease_file: Path = Path()
+    config_path: Path = Path()
+
+
+@dataclass
+class Lab:
+    """Names and addresses of one namespace pair."""
+
+    name: str
+    srv_ns: str
+    cli_ns: str
+    srv_if: str = SRV_IF
+    cli_if: str = CLI_IF
+    srv_ip: str = SRV_IP
+    srv_relay_ip: str = SRV_RELAY_IP
+    cli_ip: str = CLI_IP
+    relay_ip: str = RELAY_IP
+    processes: list[ServerProcess] = field(default_factory=list)
+
+    def exec_argv(self, ns: str, *argv: str) -> list[str]:
+        return ["ip", "netns", "exec", ns, *argv]
+
+
+@contextmanager
+def netns_pair(prefix: str = "kf") -> Iterator[Lab]:
+    """Create `<prefix><pid>x<n>-srv` and `-cli` joined by a veth pair; always remove them."""
+    name = f"{prefix}{os.getpid()}x{next(_counter)}"
+    lab = Lab(name=name, srv_ns=f"{name}-srv", cli_ns=f"{name}-cli")
+    created: list[str] = []
+    try:
+        for ns in (lab.srv_ns, lab.cli_ns):
+            _run("ip", "netns", "add", ns)
+            created.append(ns)
+        # Created inside the server namespace, peer moved straight into the client's: nothing
+        # ever appears in the caller's namespace, so names cannot clash with other labs.
+        veth = f"link add {lab.srv_if} type veth peer name {lab.cli_if} netns {lab.cli_ns}"
+        _run("ip", "-n", lab.srv_ns, *veth.split())
+        for ns, iface, addresses in (
+            (lab.srv_ns, lab.srv_if, (f"{lab.srv_ip}/24", f"{lab.srv_relay_ip}/18")),
+            (lab.cli_ns, lab.cli_if, (f"{lab.cli_ip}/24", f"{lab.relay_ip}/18")),
+        ):
+            for address in addresses:
+                _run("ip", "-n", ns, "addr", "add", address, "dev", iface)
+            _run("ip", "-n", ns, "link", "set", "lo", "up")
+            _run("ip", "-n", ns, "link", "set", iface, "up")
+        yield lab
+    finally:
+        for process in reversed(lab.processes):
+            process.stop()
+        for ns in created:
+            _kill_leftovers(ns)
+            _run("ip", "netns", "del", ns, check=False)
+
+
+def _kill_leftovers(ns: str) -> None:
+    """Kill processes still inside a namespace we created (all started by this lab)."""
+    done = _run("ip", "netns", "pids", ns, check=False)
+    for pid in done.stdout.split():
+        with suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+# --- the client, run in the client namespace ----------------------------------------------------
+
+
+def call_in_netns(ns: str, call: str, process_timeout: float = 30.0, **kwargs: Any) -> Any:
+    """Run `kea_fanvil.dhcp_client.<call>(**kwargs)` in namespace `ns`; return its result.
+
+    The child's DhcpClientError subclasses are raised again here with the same class.
+    """
+    argv = [
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        sys.executable,
+        str(RUN_CLIENT),
+        json.dumps({"call": call, "kwargs": run_client.encode(kwargs)}),
+    ]
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = _env(PYTHONPATH=pythonpath)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=process_timeout, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"client {call} crashed ({done.returncode}):\n{done.stderr}")
+    reply = json.loads(done.stdout)
+    if "error" in reply:
+        error_type = getattr(dhcp_client, reply["error"]["type"], dhcp_client.DhcpClientError)
+        if error_type is dhcp_client.DhcpNak:
+            error_type = dhcp_client.DhcpClientError
+        raise error_type(reply["error"]["message"])
+    return run_client.decode(reply["result"])
+
+
+def client_dora(
+    lab: Lab,
+    mac: str,
+    vendor_class: bytes | None = None,
+    prl: bytes | None = None,
+    timeout: float = 1.0,
+    retries: int = 2,
+    iface: str | None = None,
+) -> DoraResult:
+    """`dhcp_client.dora` on the client side of the lab."""
+    result: DoraResult = call_in_netns(
+        lab.cli_ns,
+        "dora",
+        iface=iface or lab.cli_if,
+        mac=mac,
+        vendor_class=vendor_class,
+        prl=prl,
+        timeout=timeout,
+        retries=retries,
+    )
+    return result
+
+
+def client_dora_relayed(
+    lab: Lab,
+    mac: str,
+    vendor_class: bytes | None = None,
+    prl: bytes | None = None,
+    timeout: float = 1.0,
+    retries: int = 2,
+) -> DoraResult:
+    """`dhcp_client.dora_relayed` from the client's relay address to the server."""
+    result: DoraResult = call_in_netns(
+        lab.cli_ns,
+        "dora_relayed",
+        iface_src_ip=lab.relay_ip,
+        server_ip=lab.srv_ip,
+        giaddr=lab.relay_ip,
+        mac=mac,
+        vendor_class=vendor_class,
+        prl=prl,
+        timeout=timeout,
+        retries=retries,
+    )
+    return result
+
+
+def client_release(lab: Lab, mac: str, lease: DoraResult) -> None:
+    """`dhcp_client.release` of `lease` on the client side of the lab."""
+    call_in_netns(lab.cli_ns, "release", iface=lab.cli_if, mac=mac, lease=lease)
+
+
+def client_release_relayed(lab: Lab, mac: str, lease: DoraResult) -> None:
+    """`dhcp_client.release_relayed` of `lease` from the client's relay address."""
+    call_in_netns(
+        lab.cli_ns,
+        "release_relayed",
+        iface_src_ip=lab.relay_ip,
+        mac=mac,
+        lease=lease,
+        giaddr=lab.relay_ip,
+    )
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+def _start(
+    lab: Lab,
+    name: str,
+    argv: list[str],
+    log_path: Path,
+    ready_text: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> subprocess.Popen[bytes]:
+    """Start `argv` in the server namespace; return once it logs `ready_text` and holds UDP 67."""
+    out_path = tmp_path / f"{name}.out"
+    with out_path.open("wb") as out:
+        popen = subprocess.Popen(
+            lab.exec_argv(lab.srv_ns, *argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env or _env(),
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        if popen.poll() is not None:
+            raise RuntimeError(
+                f"{name} exited with {popen.returncode} while starting\n"
+                + _logs(out_path, log_path)
+            )
+        if ready_text in _read(log_path) and _listening_67(lab):
+            return popen
+        if time.monotonic() > deadline:
+            popen.kill()
+            popen.wait()
+            raise RuntimeError(
+                f"{name} not ready after {timeout:g} s (no {ready_text!r} or no UDP :67)\n"
+                + _logs(out_path, log_path)
+            )
+        time.sleep(0.02)
+
+
+def _logs(*paths: Path) -> str:
+    return "".join(f"--- {path} ---\n{_read(path)}\n" for path in dict.fromkeys(paths))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _listening_67(lab: Lab) -> bool:
+    done = _run(*lab.exec_argv(lab.srv_ns, "ss", "-Hlun", "sport = :67"), check=False)
+    return bool(done.stdout.strip())
+
+
+def kea_config(
+    lab: Lab,
+    option_data: list[dict[str, Any]] | None = None,
+    client_classes: list[dict[str, Any]] | None = None,
+    hooks: list[dict[str, Any]] | None = None,
+    multi_threading: bool = False,
+    option_def: list[dict[str, Any]] | None = None,
+    valid_lifetime: int = 3600,
+) -> dict[str, Any]:
+    """A minimal valid Kea 2.2 Dhcp4 configuration for the lab.
+
+    Subnet 1 (198.18.0.0/24) serves the veth directly; subnet 2 (198.18.64.0/18) is selected by
+    giaddr for relayed traffic. `start_kea` fills in the file paths (leases, control socket,
+    log) under the test's tmp_path.
+    """
+    dhcp4: dict[str, Any] = {
+        # One address only: with an interface name alone Kea opens a raw socket per address
+        # (DHCPSRV_MULTIPLE_RAW_SOCKETS_PER_IFACE) and answers every DISCOVER twice.
+        "interfaces-config": {
+            "interfaces": [f"{lab.srv_if}/{lab.srv_ip}"],
+            "dhcp-socket-type": "raw",
+        },
+        "lease-database": {"type": "memfile", "persist": True, "name": "", "lfc-interval": 0},
+        "control-socket": {"socket-type": "unix", "socket-name": ""},
+        "valid-lifetime": valid_lifetime,
+        "subnet4": [
+            {
+                "id": 1,
+                "subnet": "198.18.0.0/24",
+                "interface": lab.srv_if,
+                "pools": [{"pool": f"{DIRECT_POOL[0]} - {DIRECT_POOL[1]}"}],
+            },
+            {
+                "id": 2,
+                "subnet": "198.18.64.0/18",
+                "pools": [{"pool": f"{RELAYED_POOL[0]} - {RELAYED_POOL[1]}"}],
+            },
+        ],
+        "multi-threading": {
+            "enable-multi-threading": multi_threading,
+            "thread-pool-size": 4,
+            "packet-queue-size": 64,
+        },
+        "loggers": [
+            {
+                "name": "kea-dhcp4",
+                "severity": "INFO",
+                "output_options": [{"output": "", "flush": True}],
+            }
+        ],
+    }
+    if option_data:
+        dhcp4["option-data"] = option_data
+    if option_def:
+        dhcp4["option-def"] = option_def
+    if client_classes:
+        dhcp4["client-classes"] = client_classes
+    if hooks:
+        dhcp4["hooks-libraries"] = hooks
+    return {"Dhcp4": dhcp4}
+
+
+def _short_dir(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """A folder for a unix socket: sun_path holds 107 bytes, pytest's tmp_path may be longer."""
+    if len(str(tmp_path)) < 80:
+        return tmp_path, []
+    short = Path(tempfile.mkdtemp(prefix="kf-", dir="/tmp"))
+    return short, [short]
+
+
+def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
+    """Write `config` (paths redirected to tmp_path) and run kea-dhcp4 in the server namespace."""
+    config = copy.deepcopy(config)
+    dhcp4 = config["Dhcp4"]
+    sock_dir, cleanup = _short_dir(tmp_path)
+    control_socket = sock_dir / "kea4.sock"
+    lease_file = tmp_path / "kea-leases4.csv"
+    log_path = tmp_path / "kea-dhcp4.log"
+    dhcp4.setdefault("lease-database", {"type": "memfile"})["name"] = str(lease_file)
+    dhcp4.setdefault("control-socket", {"socket-type": "unix"})["socket-name"] = str(control_socket)
+    for logger in dhcp4.get("loggers", []):
+        for output in logger.get("output_options", []):
+            output["output"] = str(log_path)
+    config_path = tmp_path / "kea-dhcp4.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    env = _env(KEA_PIDFILE_DIR=str(tmp_path), KEA_LOCKFILE_DIR=str(tmp_path))
+    try:
+        popen = _start(
+            lab,
+            "kea-dhcp4",
+            ["kea-dhcp4", "-c", str(config_path)],
+            log_path,
+            "DHCP4_STARTED",
+            tmp_path,
+            env=env,
+        )
+    except BaseException:
+        for path in cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    server = KeaServer(
+        name="kea-dhcp4",
+        popen=popen,
+        log_path=log_path,
+        cleanup=cleanup,
+        control_socket=control_socket,
+        lease_file=lease_file,
+        config_path=config_path,
+    )
+    lab.processes.append(server)
+    return server
+
+
+def dnsmasq_conf(lab: Lab, extra: str = "") -> str:
+    """A dnsmasq configuration serving the direct pool, plus `extra` lines."""
+    return (
+        f"dhcp-range={DIRECT_POOL[0]},{DIRECT_POOL[1]},255.255.255.0,1h\n"
+        "dhcp-authoritative\n"
+        f"{extra}"
+    )
+
+
+def start_dnsmasq(lab: Lab, conf_text: str, tmp_path: Path) -> ServerProcess:
+    """Run dnsmasq (DHCP only: --port=0, --no-ping, leases and log in tmp_path)."""
+    conf = tmp_path / "dnsmasq.conf"
+    conf.write_text(conf_text)
+    log_path = tmp_path / "dnsmasq.log"
+    argv = [
+        "dnsmasq",
+        "--keep-in-foreground",
+        f"--conf-file={conf}",
+        "--port=0",
+        "--no-ping",
+        "--no-resolv",
+        "--no-hosts",
+        "--user=root",
+        f"--interface={lab.srv_if}",
+        "--bind-interfaces",
+        f"--dhcp-leasefile={tmp_path / 'dnsmasq.leases'}",
+        f"--pid-file={tmp_path / 'dnsmasq.pid'}",
+        f"--log-facility={log_path}",
+        "--log-dhcp",
+    ]
+    popen = _start(lab, "dnsmasq", argv, log_path, "DHCP, IP range", tmp_path)
+    server = ServerProcess(name="dnsmasq", popen=popen, log_path=log_path)
+    lab.processes.append(server)
+    return server
+
+
+def dhcpd_conf(lab: Lab, extra: str = "") -> str:
+    """An ISC dhcpd configuration for the direct subnet, plus `extra` global statements.
+
+    Only 198.18.0.0/24 is declared: dhcpd refuses an interface whose addresses fall in two
+    subnets that are not in one shared-network ("matches multiple shared networks"), and a
+    shared-network would let direct clients draw from the relayed pool.
+    """
+    return (
+        "authoritative;\n"
+        "ping-check false;\n"
+        "default-lease-time 3600;\n"
+        "max-lease-time 7200;\n"
+        f"{extra}\n"
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n"
+        f"  range {DIRECT_POOL[0]} {DIRECT_POOL[1]};\n"
+        "}\n"
+    )
+
+
+def start_dhcpd(lab: Lab, conf_text: str, tmp_path: Path) -> ServerProcess:
+    """Run ISC dhcpd in the foreground on the server veth (config, leases, pid in tmp_path)."""
+    conf = tmp_path / "dhcpd.conf"
+    conf.write_text(conf_text)
+    leases = tmp_path / "dhcpd.leases"
+    leases.touch()
+    out_path = tmp_path / "dhcpd.out"  # -d logs to stderr, which _start captures here
+    argv = [
+        "dhcpd",
+        "-4",
+        "-f",
+        "-d",
+        "-cf",
+        str(conf),
+        "-lf",
+        str(leases),
+        "-pf",
+        str(tmp_path / "dhcpd.pid"),
+        lab.srv_if,
+    ]
+    popen = _start(lab, "dhcpd", argv, out_path, "Server starting service.", tmp_path)
+    server = ServerProcess(name="dhcpd", popen=popen, log_path=out_path)
+    lab.processes.append(server)
+    return server
+
+
+# --- Kea's control channel ----------------------------------------------------------------------
+
+
+def kea_command(
+    socket_path: Path | str, command: str, arguments: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Send one command over Kea's unix control socket and return the decoded answer."""
+    message: dict[str, Any] = {"command": command}
+    if arguments is not None:
+        message["arguments"] = arguments
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(str(socket_path))
+        sock.sendall(json.dumps(message).encode())
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            try:
+                answer: dict[str, Any] = json.loads(data)
+            except json.JSONDecodeError:
+                continue
+            return answer
+    answer = json.loads(data)
+    return answer
+
+
+def statistic_get_all(socket_path: Path | str) -> dict[str, Any]:
+    """Kea's `statistic-get-all`: {name: [[value, timestamp], ...]}."""
+    answer = kea_command(socket_path, "statistic-get-all")
+    if answer.get("result") != 0:
+        raise RuntimeError(f"statistic-get-all failed: {answer}")
+    arguments: dict[str, Any] = answer["arguments"]
+    return arguments
+
+
+def statistic(socket_path: Path | str, name: str) -> Any:
+    """The latest value of one Kea statistic (0 when Kea has not created it yet)."""
+    samples = statistic_get_all(socket_path).get(name)
+    return samples[0][0] if samples else 0
