@@ -41,6 +41,10 @@ def _text(data: bytes | None) -> str:
     return data.decode("ascii", "replace") if data.isascii() else data.hex()
 
 
+def _same(data: bytes | None, as_66: bytes | None) -> str:
+    return "same" if data is not None and data == as_66 else _text(data)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", type=Path, default=EXAMPLE, help="policy file to serve")
@@ -48,7 +52,7 @@ def main() -> int:
         "--single-thread", action="store_true", help="run Kea with multi-threading off"
     )
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)
     library = hook_build.library_path()
     with tempfile.TemporaryDirectory(prefix="kf-demo-") as tmp, netns_pair("kfdemo") as lab:
         config = kea_config(
@@ -62,7 +66,7 @@ def main() -> int:
             f"{args.policy}, multi-threading {'off' if args.single_thread else 'on'}"
         )
         table = Table(title="What each phone received (DHCPACK)")
-        for column in ("phone", "MAC", "address", "opt 66", "opt 43", "opt 160", "opt 67 / file"):
+        for column in ("phone", "MAC", "address", "option 66", "43, 160", "67 / file field"):
             table.add_column(column, overflow="fold")
         for who, mac, vendor_class, relayed in PHONES:
             result: DoraResult
@@ -77,8 +81,7 @@ def main() -> int:
                 mac,
                 str(ack.yiaddr),
                 _text(ack.option(66)),
-                _text(ack.option(43)),
-                _text(ack.option(160)),
+                ", ".join(_same(ack.option(code), ack.option(66)) for code in (43, 160)),
                 f"{_text(boot)} / {_text(ack.file or None)}" if boot or ack.file else "-",
             )
         console.print(table)

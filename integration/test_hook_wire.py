@@ -121,7 +121,9 @@ def _kea_with_hook(lab: Lab, tmp: Path, always_send: bool, multi_threading: bool
     ]
     config = kea_config(
         lab,
-        option_data=[{"name": "tftp-server-name", "data": KEA_OWN_66.decode(), "always-send": True}],
+        option_data=[
+            {"name": "tftp-server-name", "data": KEA_OWN_66.decode(), "always-send": True}
+        ],
         hooks=hooks,
         multi_threading=multi_threading,
     )
@@ -182,8 +184,9 @@ def _stats(server: KeaServer) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("multi_threading", [False, True], ids=["mt-off", "mt-on"])
-def test_always_send_false_sends_only_what_was_asked(lab: Lab, tmp_path: Path,
-                                                      multi_threading: bool) -> None:
+def test_always_send_false_sends_only_what_was_asked(
+    lab: Lab, tmp_path: Path, multi_threading: bool
+) -> None:
     _kea_with_hook(lab, tmp_path, always_send=False, multi_threading=multi_threading)
     silent = client_dora(lab, "0c:38:3e:00:02:01", b"Fanvil C62", PRL_BASIC)
     # Not asked, so not sent; Kea's own always-send option 66 is left as Kea made it.

@@ -38,8 +38,9 @@ def _load(path: Path) -> Policy:
         return load_policy(path)
     except PolicyError as exc:
         count = len(exc.problems)
-        err.print(f"{path}: {count} problem{'s' if count != 1 else ''}", style="bold red",
-                  markup=False)
+        err.print(
+            f"{path}: {count} problem{'s' if count != 1 else ''}", style="bold red", markup=False
+        )
         for problem in exc.problems:
             err.print(problem.render(str(path)), markup=False, soft_wrap=True)
         sys.exit(1)
@@ -200,8 +201,9 @@ def decide(
     vendor = f", model {decision.model}" if decision.model else ""
     vendor += f", firmware {decision.firmware}" if decision.firmware else ""
     out.print(f"{mac}: matched by {decision.matched_by}{vendor}", markup=False)
-    out.print(f"URL: {decision.url}" + (f" (site {decision.site})" if decision.site else ""),
-              markup=False)
+    out.print(
+        f"URL: {decision.url}" + (f" (site {decision.site})" if decision.site else ""), markup=False
+    )
     table = Table("code", "text", "hex")
     table.columns[2].overflow = "fold"
     for code, data in decision.options:

@@ -119,7 +119,6 @@ class Engine:
                         return site
         return None
 
-
     def _encoded(self, url: str, boot: str | None) -> RawDecision:
         key = (url, boot)
         found = self._encoded_cache.get(key)
