@@ -45,3 +45,12 @@ class PolicyError(KeaFanvilError):
 
 class EncodingError(KeaFanvilError, ValueError):
     """A value cannot be encoded into the DHCP option or header field meant to carry it."""
+
+
+class RenderError(KeaFanvilError):
+    """The policy asks for something the target server's configuration cannot express."""
+
+    def __init__(self, target: str, entry: str, message: str) -> None:
+        self.target = target
+        self.entry = entry  # the policy entry at fault, e.g. "sites[0] (branch-a)"
+        super().__init__(f"{target}: {entry}: {message}")
