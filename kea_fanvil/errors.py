@@ -2,7 +2,8 @@
 
 KeaFanvilError
 ├── PolicyError          the policy file cannot be read or is invalid (file, line, field)
-└── EncodingError        a value does not fit the DHCP option that must carry it
+├── EncodingError        a value does not fit the DHCP option that must carry it
+└── RenderError          a target server's configuration cannot express the policy
 """
 
 from __future__ import annotations
