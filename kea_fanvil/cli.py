@@ -17,10 +17,11 @@ from rich.table import Table
 
 from . import __version__
 from .engine import Decision, Engine, Request
-from .errors import KeaFanvilError, PolicyError
+from .errors import KeaFanvilError, PolicyError, RenderError
 from .identify import mac_bytes, normalize_mac
 from .policy import Policy, site_overlaps
 from .policy_file import load_policy
+from .render import FullConfig
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -254,6 +255,79 @@ def hook_path_command() -> None:
 @main.group()
 def render() -> None:
     """Turn a policy into configuration for a DHCP server."""
+
+
+def _full_config(
+    full: bool, interface: str | None, subnet: str | None, pool: str | None, state_dir: str | None
+) -> FullConfig | None:
+    if not full:
+        for name, value in (("--interface", interface), ("--subnet", subnet), ("--pool", pool)):
+            if value is not None:
+                raise click.UsageError(f"{name} only goes with --full")
+        return None
+    missing = [
+        n
+        for n, v in (("--interface", interface), ("--subnet", subnet), ("--pool", pool))
+        if v is None
+    ]
+    if missing:
+        raise click.UsageError(f"--full needs {', '.join(missing)}")
+    assert interface is not None and subnet is not None and pool is not None
+    try:
+        network = ipaddress.IPv4Network(subnet, strict=True)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--subnet") from None
+    try:
+        first, last = (ipaddress.IPv4Address(p.strip()) for p in pool.split("-", 1))
+    except ValueError:
+        raise click.BadParameter(
+            f"{pool!r} is not a range such as 198.18.0.100-198.18.0.199", param_hint="--pool"
+        ) from None
+    if first not in network or last not in network or first > last:
+        raise click.BadParameter(
+            f"{pool} is not an ascending range inside {network}", param_hint="--pool"
+        )
+    return FullConfig(interface, network, (first, last), state_dir)
+
+
+def _render_command(target: str, what: str) -> None:
+    summary = (
+        f"Print POLICY as {what}.\n\nBy default a fragment to merge into an existing "
+        "configuration; with --full a complete one. Output is deterministic, so it can be "
+        "kept in version control. What the target cannot express is an error naming the "
+        "policy entry."
+    )
+
+    @render.command(target, epilog=EPILOG, help=summary, short_help=f"Print POLICY as {what}.")
+    @policy_argument
+    @click.option("--full", is_flag=True, help="A complete configuration that runs as is.")
+    @click.option("--interface", help="With --full: the interface to serve.")
+    @click.option("--subnet", help="With --full: the subnet, e.g. 198.18.0.0/24.")
+    @click.option("--pool", help="With --full: the address range, e.g. 198.18.0.100-198.18.0.199.")
+    @click.option("--state-dir", help="With --full: where the server keeps leases and sockets.")
+    def command(
+        policy: Path,
+        full: bool,
+        interface: str | None,
+        subnet: str | None,
+        pool: str | None,
+        state_dir: str | None,
+    ) -> None:
+        import importlib
+
+        module = importlib.import_module(f"kea_fanvil.render.{target}")
+        config = _full_config(full, interface, subnet, pool, state_dir)
+        loaded = _load(policy)
+        try:
+            text: str = module.render(loaded, config)
+        except RenderError as exc:
+            _fail(str(exc))
+        click.echo(text, nl=False)
+
+
+_render_command("kea", "Kea Dhcp4 client classes (no hook needed)")
+_render_command("dnsmasq", "dnsmasq configuration")
+_render_command("dhcpd", "ISC dhcpd configuration")
 
 
 @render.command("kea-hook")
