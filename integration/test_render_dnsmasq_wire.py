@@ -1,0 +1,184 @@
+"""The dnsmasq renderer against real dnsmasq 2.90: the hook's phone cases, exact bytes.
+
+The policy and phone cases are test_hook_wire.py's. The configuration is the renderer's full
+mode, plus two lines this test adds for the lab: a tagged range for the relayed network
+(branch-a's subnet; FullConfig holds one subnet) and the server's own option 66 for every
+other client (the role Kea's own option 66 plays in test_hook_wire.py).
+
+Where dnsmasq cannot send the hook's bytes, the exact difference is asserted:
+options 66 and 67 always end with a NUL byte in dnsmasq (its "buggy PXE" work-around); with
+always_send false, a phone that does not ask for option 66 gets none (the server's own option
+66 is hidden by the phone's tagged one, where the hook would leave the server's own).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lab import (
+    DIRECT_POOL,
+    RELAYED_POOL,
+    Lab,
+    ServerProcess,
+    client_dora,
+    client_dora_relayed,
+    netns_pair,
+    require,
+    start_dnsmasq,
+)
+from test_hook_wire import CASES, DEVICE_URL, KEA_OWN_66, POLICY, PRL_BASIC, Case
+
+from kea_fanvil.dhcp_client import DoraResult
+from kea_fanvil.dhcp_packet import DhcpMessage
+from kea_fanvil.policy_file import parse_policy
+from kea_fanvil.render import FullConfig
+from kea_fanvil.render.dnsmasq import render, site_tag
+
+NUL = b"\x00"  # dnsmasq appends it to options 66 and 67, whatever the configured value
+
+
+def _config(lab: Lab, tmp: Path, always_send: bool) -> str:
+    policy = parse_policy(POLICY.format(always_send="true" if always_send else "false"))
+    full = FullConfig(
+        interface=lab.srv_if,
+        subnet=ipaddress.IPv4Network("198.18.0.0/24"),
+        pool=(ipaddress.IPv4Address(DIRECT_POOL[0]), ipaddress.IPv4Address(DIRECT_POOL[1])),
+        state_dir=str(tmp),
+    )
+    return render(policy, full) + (
+        "\n# Added by the test: the relayed network, tagged as branch-a's, and the server's\n"
+        "# own option 66 for every client that is not a phone.\n"
+        f"dhcp-range=set:{site_tag('branch-a')},{RELAYED_POOL[0]},{RELAYED_POOL[1]},"
+        "255.255.192.0,1h\n"
+        f'dhcp-option-force=66,"{KEA_OWN_66.decode()}"\n'
+    )
+
+
+def _relayed_network_is_remote(lab: Lab) -> None:
+    """Make 198.18.64.0/18 a routed network, not one of the server interface's own.
+
+    With both lab addresses on its interface dnsmasq treats both ranges as local and gives
+    direct clients addresses from the relayed pool; a route alone keeps replies to the relay
+    working while the network looks remote, as a relayed network is.
+    """
+    for argv in (
+        ("addr", "del", f"{lab.srv_relay_ip}/18", "dev", lab.srv_if),
+        ("route", "add", "198.18.64.0/18", "dev", lab.srv_if, "src", lab.srv_ip),
+    ):
+        subprocess.run(["ip", "-n", lab.srv_ns, *argv], check=True, capture_output=True)
+
+
+def _start(lab: Lab, tmp: Path, always_send: bool) -> ServerProcess:
+    _relayed_network_is_remote(lab)
+    text = _config(lab, tmp, always_send)
+    conf = tmp / "checked.conf"
+    conf.write_text(text)
+    check = subprocess.run(
+        ["dnsmasq", "--test", f"--conf-file={conf}"], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stderr
+    assert "syntax check OK" in check.stderr
+    return start_dnsmasq(lab, text, tmp)
+
+
+@pytest.fixture(scope="module")
+def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, ServerProcess]]:
+    require("ip", "ss", "dnsmasq")
+    with netns_pair("kf") as lab:
+        tmp = tmp_path_factory.mktemp("render-dnsmasq")
+        yield lab, _start(lab, tmp, always_send=True)
+
+
+def _expected(case: Case) -> tuple[dict[int, bytes | None], bytes]:
+    """The hook's expectation with dnsmasq's measured differences applied."""
+    expect = dict(case.expect)
+    for code in (66, 67):
+        if expect.get(code) is not None:
+            expect[code] = expect[code] + NUL  # type: ignore[operator]
+    return expect, case.file
+
+
+def _dora(lab: Lab, case: Case) -> DoraResult:
+    if case.relayed:
+        return client_dora_relayed(lab, case.mac, case.vendor_class, case.prl)
+    return client_dora(lab, case.mac, case.vendor_class, case.prl)
+
+
+def _check(message: DhcpMessage, case: Case) -> None:
+    expect, file = _expected(case)
+    for code, data in expect.items():
+        assert message.option(code) == data, f"option {code} in {message.message_type}"
+    assert message.file == file
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_phone_gets_exact_options(dnsmasq: tuple[Lab, ServerProcess], case: Case) -> None:
+    lab, _ = dnsmasq
+    result = _dora(lab, case)
+    _check(result.offer, case)
+    _check(result.ack, case)
+    if case.relayed:
+        assert str(result.ack.yiaddr).startswith("198.18.100.")
+
+
+def test_vendor_class_is_a_case_insensitive_prefix(dnsmasq: tuple[Lab, ServerProcess]) -> None:
+    lab, _ = dnsmasq
+    lower = client_dora(lab, "02:00:00:00:01:01", b"fANVIL c62", PRL_BASIC)
+    assert lower.ack.option(160) == b"http://prov.example.com/fanvil/$mac.cfg"
+    # dhcp-vendorclass would match "My Fanvil" (substring); the engine and this config do not.
+    inside = client_dora(lab, "02:00:00:00:01:02", b"My Fanvil", PRL_BASIC)
+    assert inside.ack.option(160) is None
+    assert inside.ack.option(66) == KEA_OWN_66 + NUL
+
+
+def test_always_send_false_sends_only_what_was_asked(lab: Lab, tmp_path: Path) -> None:
+    require("dnsmasq")
+    _start(lab, tmp_path, always_send=False)
+    silent = client_dora(lab, "0c:38:3e:00:02:01", b"Fanvil C62", PRL_BASIC)
+    # Difference from the hook: dnsmasq's tagged (not forced) option 66 for phones hides the
+    # server's own untagged one, so a phone that did not ask gets no option 66 at all (the
+    # hook leaves the server's own option 66 in place).
+    assert silent.ack.option(66) is None
+    for code in (43, 67, 160):
+        assert silent.ack.option(code) is None, code
+    asked = client_dora(lab, "0c:38:3e:00:02:02", b"Fanvil C62", PRL_BASIC + bytes([66]))
+    assert asked.ack.option(66) == b"http://prov.example.com/fanvil/$mac.cfg" + NUL
+    assert asked.ack.option(43) is None
+    assert asked.ack.option(160) is None
+    device = client_dora(lab, "0c:38:3e:11:3a:f8", None, PRL_BASIC + bytes([43, 67]))
+    assert device.ack.option(43) == DEVICE_URL
+    assert device.ack.option(67) == b"desk-12.cfg" + NUL
+    assert device.ack.option(66) is None  # not asked for; see above
+    assert device.ack.file == b"desk-12.cfg"  # thanks to dhcp-no-override (full mode)
+
+
+def test_device_asking_for_67_gets_option_and_file_field(
+    dnsmasq: tuple[Lab, ServerProcess],
+) -> None:
+    lab, _ = dnsmasq
+    device = client_dora(lab, "0c:38:3e:11:3a:f8", None, PRL_BASIC + bytes([66, 67]))
+    assert device.ack.option(67) == b"desk-12.cfg" + NUL
+    assert device.ack.option(66) == DEVICE_URL + NUL
+    assert device.ack.file == b"desk-12.cfg"
+
+
+def test_option_43_as_sub_option(lab: Lab, tmp_path: Path) -> None:
+    require("dnsmasq")
+    _relayed_network_is_remote(lab)
+    policy = parse_policy(
+        POLICY.format(always_send="true").replace("option_43: string", "option_43: 1")
+    )
+    full = FullConfig(
+        lab.srv_if,
+        ipaddress.IPv4Network("198.18.0.0/24"),
+        (ipaddress.IPv4Address(DIRECT_POOL[0]), ipaddress.IPv4Address(DIRECT_POOL[1])),
+        str(tmp_path),
+    )
+    start_dnsmasq(lab, render(policy, full), tmp_path)
+    phone = client_dora(lab, "0c:38:3e:00:03:01", None, PRL_BASIC)
+    url = b"http://prov.example.com/fanvil/$mac.cfg"
+    assert phone.ack.option(43) == bytes([1, len(url)]) + url
