@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .engine import Decision, Engine, Request, decide
-from .errors import EncodingError, KeaFanvilError, PolicyError, PolicyProblem
+from .errors import EncodingError, KeaFanvilError, PolicyError, PolicyProblem, RenderError
 from .identify import VendorClass, normalize_mac, parse_vendor_class
 from .policy import Delivery, Device, Match, Policy, Provisioning, Site
 from .policy_file import load_policy, parse_policy
@@ -22,6 +22,7 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "Provisioning",
+    "RenderError",
     "Request",
     "Site",
     "VendorClass",

@@ -40,7 +40,10 @@ def _load(path: Path) -> Policy:
     except PolicyError as exc:
         count = len(exc.problems)
         err.print(
-            f"{path}: {count} problem{'s' if count != 1 else ''}", style="bold red", markup=False
+            f"{path}: {count} problem{'s' if count != 1 else ''}",
+            style="bold red",
+            markup=False,
+            soft_wrap=True,
         )
         for problem in exc.problems:
             err.print(problem.render(str(path)), markup=False, soft_wrap=True)

@@ -173,10 +173,10 @@ class Engine:
 
     def decide(self, request: Request) -> Decision:
         """Everything about one decision, for the CLI and tests."""
-        vendor = parse_vendor_class(request.vendor_class) if request.vendor_class else None
         resolved = self._resolve(request.mac, request.vendor_class, request.giaddr, request.yiaddr)
         if resolved is None:
-            return Decision(None, vendor_class=vendor)
+            return Decision(None)
+        vendor = parse_vendor_class(request.vendor_class) if request.vendor_class else None
         matched, url, boot, site, device = resolved
         chosen, _ = self._select(url, boot, request.prl)
         return Decision(

@@ -32,7 +32,7 @@ _MAC_FORMS = (
     re.compile(r"[0-9a-f]{12}"),  # bare 0c383e113af8
 )
 _PREFIX_FORMS = (
-    re.compile(r"[0-9a-f]{2}(?:([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){0,4})?"),  # 0c:38:3e
+    re.compile(r"[0-9a-f]{2}(?:([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){0,3})?"),  # 0c:38:3e
     re.compile(r"(?:[0-9a-f]{2}){1,5}"),  # 0c383e
 )
 _SEPARATORS = str.maketrans("", "", ":-.")

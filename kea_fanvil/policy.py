@@ -61,20 +61,27 @@ def _prefix(value: Any) -> Any:
     return normalize_prefix(value) if isinstance(value, str) else value
 
 
-def _network(value: Any) -> Any:
-    if isinstance(value, str):
+def _networks(value: Any) -> Any:
+    """One CIDR or a list of them, as a list of networks (errors name the bad entry)."""
+    items = value if isinstance(value, list) else [value]
+    networks = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"{item!r} is not a subnet; write it as 198.18.64.0/18")
         try:
-            return ipaddress.IPv4Network(value.strip(), strict=True)
+            networks.append(ipaddress.IPv4Network(item.strip(), strict=True))
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IPv4 subnet in CIDR form: {exc}") from None
-    return value
+            raise ValueError(f"{item!r} is not an IPv4 subnet in CIDR form: {exc}") from None
+    if not networks:
+        raise ValueError("at least one subnet is needed")
+    return networks
 
 
 Url = Annotated[str, AfterValidator(_check_url)]
 BootFile = Annotated[str, AfterValidator(_check_boot_file)]
 Mac = Annotated[str, BeforeValidator(_mac)]
 MacPrefix = Annotated[str, BeforeValidator(_prefix)]
-Subnet = Annotated[ipaddress.IPv4Network, BeforeValidator(_network)]
+Subnets = Annotated[list[ipaddress.IPv4Network], BeforeValidator(_networks)]
 
 
 class _Model(BaseModel):
@@ -133,7 +140,7 @@ class Match(_Model):
 
 class Site(_Model):
     name: Annotated[str, Field(min_length=1)]
-    subnet: Subnet | list[Subnet] = Field(
+    subnet: Subnets = Field(
         description="Subnet(s) matched against the relay address (giaddr) or the offered address."
     )
     url: Url | None = None
@@ -141,7 +148,7 @@ class Site(_Model):
 
     @property
     def subnets(self) -> list[ipaddress.IPv4Network]:
-        return self.subnet if isinstance(self.subnet, list) else [self.subnet]
+        return self.subnet
 
 
 class Device(_Model):

@@ -1,0 +1,129 @@
+"""The kea-fanvil command line, through click's test runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kea_fanvil.cli import main
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "dhcp-configs" / "example-policy.yaml"
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_validate_prints_a_summary() -> None:
+    code, out, _ = _run("validate", str(EXAMPLE))
+    assert code == 0
+    assert "http://prov.example.com/fanvil/$mac.cfg" in out
+    assert "option 160, option 66, option 43 (bare string)" in out
+    assert "branch-a" in out and out.rstrip().endswith("valid")
+
+
+def test_validate_reports_problems_with_file_line_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nprovisioning:\n  url: gopher://x/\n  colour: 1\n")
+    code, _, err = _run("validate", str(bad))
+    assert code == 1
+    assert f"{bad}: 2 problems" in err
+    assert f"{bad}:3:8: provisioning.url: URL scheme 'gopher' is not one of" in err
+    assert f"{bad}:4:11: provisioning.colour: unknown key" in err
+
+
+def test_decide_json_shape() -> None:
+    code, out, _ = _run(
+        "decide",
+        str(EXAMPLE),
+        "--mac",
+        "0C-38-3E-11-3A-F8",
+        "--vendor-class",
+        "Fanvil X4 2.10.2.6887",
+        "--prl",
+        "1,3,43,66",
+        "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert list(data) == [
+        "mac",
+        "matched_by",
+        "model",
+        "firmware",
+        "url",
+        "site",
+        "options",
+        "boot_file",
+    ]
+    assert data["mac"] == "0c:38:3e:11:3a:f8"
+    assert data["matched_by"] == "device"
+    assert (data["model"], data["firmware"]) == ("X4", "2.10.2.6887")
+    url = "https://prov.example.com/special/desk-12/"
+    assert data["url"] == url
+    assert [o["code"] for o in data["options"]] == [43, 66, 67, 160]
+    assert data["options"][0] == {"code": 43, "hex": url.encode().hex(), "text": url}
+    assert data["boot_file"] == "desk-12.cfg"
+
+
+def test_decide_relayed_and_unmatched() -> None:
+    code, out, _ = _run(
+        "decide", str(EXAMPLE), "--mac", "0c:38:3e:00:00:01", "--giaddr", "198.18.64.2", "--json"
+    )
+    assert code == 0 and json.loads(out)["site"] == "branch-a"
+    code, out, _ = _run(
+        "decide", str(EXAMPLE), "--mac", "00:15:65:00:00:01", "--vendor-class", "yealink"
+    )
+    assert code == 0 and "not a Fanvil phone" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mac", "zz"], "is not a MAC address"),
+        (["--mac", "0c383e000001", "--prl", "1,x"], "is not a list of option codes"),
+        (["--mac", "0c383e000001", "--giaddr", "300.1.1.1"], "is not an IPv4 address"),
+    ],
+)
+def test_decide_usage_errors(args: list[str], message: str) -> None:
+    code, _, err = _run("decide", str(EXAMPLE), *args)
+    assert code == 2
+    assert message in err
+
+
+def test_schema_is_json() -> None:
+    code, out, _ = _run("schema")
+    assert code == 0
+    assert "provisioning" in json.loads(out)["properties"]
+
+
+def test_render_full_needs_its_options() -> None:
+    code, _, err = _run("render", "dnsmasq", str(EXAMPLE), "--full")
+    assert code == 2 and "--full needs --interface, --subnet, --pool" in err
+    code, _, err = _run("render", "dnsmasq", str(EXAMPLE), "--subnet", "198.18.0.0/24")
+    assert code == 2 and "--subnet only goes with --full" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["validate"],
+        ["decide"],
+        ["schema"],
+        ["hook"],
+        ["hook", "build"],
+        ["hook", "path"],
+        ["render"],
+        ["render", "kea-hook"],
+        ["render", "dnsmasq"],
+        ["render", "dhcpd"],
+    ],
+)
+def test_help(command: list[str]) -> None:
+    code, out, _ = _run(*command, "--help")
+    assert code == 0 and "Usage: " in out

@@ -1,0 +1,199 @@
+"""Policy validation: every problem names the file, the line and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kea_fanvil import Policy, PolicyError, load_policy, parse_policy
+
+BASE = 'version: 1\nprovisioning:\n  url: "http://prov.example.com/fanvil/$mac.cfg"\n'
+
+
+def _problems(text: str, tmp_path: Path | None = None) -> list[str]:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "p.yaml", tmp_path)
+    return str(caught.value).splitlines()
+
+
+def test_the_issue_shape_is_accepted() -> None:
+    policy = parse_policy(
+        BASE
+        + """delivery:
+  option_66: true
+  option_43: string
+  custom_option: 160
+  always_send: true
+match:
+  vendor_class_prefixes: ["Fanvil"]
+  ouis: ["0c:38:3e", "00:a8:59"]
+  oui_organizations: ["Fanvil Technology"]
+sites:
+  - name: branch-a
+    subnet: 198.18.64.0/18
+    url: "http://branch-a.example.com/fanvil/$mac.cfg"
+devices:
+  - mac: "0C-38-3E-11-3A-F8"
+    boot_file: "desk-12.cfg"
+    url: "https://prov.example.com/special/desk-12/"
+"""
+    )
+    assert policy.devices[0].mac == "0c:38:3e:11:3a:f8"
+    assert policy.delivery.custom_option == 160
+    assert str(policy.sites[0].subnets[0]) == "198.18.64.0/18"
+
+
+def test_defaults() -> None:
+    policy = parse_policy(BASE)
+    assert policy.delivery.option_66 and policy.delivery.option_43 == "string"
+    assert policy.delivery.custom_option is None and policy.delivery.always_send
+    assert policy.match.vendor_class_prefixes == ["Fanvil"]
+    assert policy.match.ouis == ["0c:38:3e", "00:a8:59"]
+
+
+def test_yaml_off_means_off() -> None:
+    assert parse_policy(BASE + "delivery:\n  option_43: off\n").delivery.option_43 == "off"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "colour: blue\n",
+            "p.yaml:4:9: colour: unknown key (check the spelling; "
+            "`kea-fanvil schema` lists every key)",
+        ),
+        (
+            "devices:\n  - mac: 0c:38:3e:zz:00:01\n",
+            "p.yaml:5:10: devices[0].mac: '0c:38:3e:zz:00:01' is not a MAC address",
+        ),
+        (
+            "match:\n  ouis: [0c38]\n  vendor_class_prefixes: ['']\n",
+            "p.yaml:6:27: match.vendor_class_prefixes[0]: String should have at least 1 character",
+        ),
+        ("match:\n  ouis: [zz]\n", "p.yaml:5:10: match.ouis[0]: 'zz' is not a MAC prefix"),
+        (
+            "delivery:\n  custom_option: 300\n",
+            "p.yaml:5:18: delivery.custom_option: Input should be less than or equal to 254",
+        ),
+        (
+            "delivery:\n  custom_option: 127\n",
+            "p.yaml:5:18: delivery.custom_option: Input should be greater than or equal to 128",
+        ),
+        (
+            "sites:\n  - name: a\n    subnet: 198.18.0.0/24\n    url: gopher://x/\n",
+            "p.yaml:7:10: sites[0].url: URL scheme 'gopher' is not one of tftp, ftp, http, https",
+        ),
+        (
+            "sites:\n  - name: a\n    subnet: 198.18.0.1/24\n",
+            "p.yaml:6:13: sites[0].subnet: '198.18.0.1/24' is not an IPv4 subnet in CIDR form",
+        ),
+        (
+            "devices:\n  - mac: 0c383e000001\n    boot_file: " + "b" * 128 + "\n",
+            "p.yaml:6:16: devices[0].boot_file: boot file name is 128 bytes; at most 127 fit",
+        ),
+        (
+            "delivery:\n  option_66: false\n  option_43: off\n",
+            "p.yaml:1:1: delivery sends the URL nowhere: enable option_66, option_43 or",
+        ),
+    ],
+)
+def test_one_problem_located(extra: str, expected: str) -> None:
+    problems = _problems(BASE + extra)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_url_too_long_for_one_option() -> None:
+    url = "http://x/" + "a" * 247  # 256 bytes: RFC 3396 long options are not produced
+    (problem,) = _problems(f'version: 1\nprovisioning:\n  url: "{url}"\n')
+    assert problem == ("p.yaml:3:8: provisioning.url: option 66 URL is 256 bytes; at most 255 fit")
+
+
+def test_suboption_leaves_253_bytes() -> None:
+    url = "http://x/" + "a" * 245  # 254 bytes: fits option 66, not a 43 sub-option
+    (problem,) = _problems(
+        f'version: 1\nprovisioning:\n  url: "{url}"\ndelivery:\n  option_43: 1\n'
+    )
+    assert problem == (
+        "p.yaml:3:8: provisioning.url: URL is 254 bytes; option 43 sub-option 1 holds at most 253"
+    )
+
+
+def test_duplicates() -> None:
+    problems = _problems(
+        BASE + "devices:\n  - mac: 0c383e000001\n  - mac: 0C:38:3E:00:00:01\n"
+        "sites:\n  - {name: a, subnet: 198.18.0.0/24}\n  - {name: a, subnet: 198.18.1.0/24}\n"
+    )
+    assert problems == [
+        "p.yaml:9:12: sites[1].name: 'a' is already sites[0]",
+        "p.yaml:6:10: devices[1].mac: 0c:38:3e:00:00:01 is already devices[0]",
+    ]
+
+
+def test_duplicate_yaml_key() -> None:
+    (problem,) = _problems(BASE + "delivery:\n  option_66: true\n  option_66: false\n")
+    assert problem == "p.yaml:6:3: YAML: duplicate key 'option_66' (first at line 5)"
+
+
+def test_yaml_syntax_error_and_odd_documents() -> None:
+    (problem,) = _problems(BASE + "sites: [\n")
+    assert problem.startswith("p.yaml:5:1: YAML:")
+    assert _problems("") == [
+        "p.yaml:1: the policy must be a YAML mapping (start with `version: 1`)"
+    ]
+    assert _problems("- 1\n") == [
+        "p.yaml:1: the policy must be a YAML mapping (start with `version: 1`)"
+    ]
+    assert _problems("version: 2\n")[0].startswith("p.yaml:1:10: version: Input should be 1")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"nope\.yaml: cannot read the policy: No such file"):
+        load_policy(tmp_path / "nope.yaml")
+
+
+def test_devices_file(tmp_path: Path) -> None:
+    (tmp_path / "phones.csv").write_text(
+        "mac,url,boot_file,name\n0c:38:3e:00:00:01,,a.cfg,desk\n\n0c383e000002,tftp://t/x,,\n"
+    )
+    policy = parse_policy(BASE + "devices_file: phones.csv\n", "p.yaml", tmp_path)
+    assert [(d.mac, d.boot_file, d.url, d.name) for d in policy.devices] == [
+        ("0c:38:3e:00:00:01", "a.cfg", None, "desk"),
+        ("0c:38:3e:00:00:02", None, "tftp://t/x", None),
+    ]
+
+
+def test_devices_file_problems_name_the_csv(tmp_path: Path) -> None:
+    csv = tmp_path / "phones.csv"
+    csv.write_text("mac,boot_file\n0c:38:3e:00:00:01,a.cfg\n\nzz,b.cfg\n")
+    assert _problems(BASE + "devices_file: phones.csv\n", tmp_path) == [
+        f"{csv}:4: row 2 mac: 'zz' is not a MAC address (use 0c:38:3e:11:3a:f8, "
+        "0c-38-3e-11-3a-f8, 0c38.3e11.3af8 or 0c383e113af8)"
+    ]
+    csv.write_text("mac,colour\n0c:38:3e:00:00:01,red\n")
+    (problem,) = _problems(BASE + "devices_file: phones.csv\n", tmp_path)
+    assert problem.startswith("p.yaml:4:15: devices_file: cannot read")
+    assert "unknown column(s) colour" in problem
+    csv.write_text("mac\n0c:38:3e:00:00:01\n")
+    inline = BASE + "devices_file: phones.csv\ndevices:\n  - mac: 0c383e000001\n"
+    assert _problems(inline, tmp_path) == [
+        f"{csv}:2: row 1 mac: 0c:38:3e:00:00:01 is already devices[0]"
+    ]
+    (problem,) = _problems(BASE + "devices_file: missing.csv\n", tmp_path)
+    assert "missing.csv: No such file or directory" in problem
+
+
+def test_schema_lists_the_top_level_keys() -> None:
+    schema = Policy.model_json_schema()
+    assert set(schema["properties"]) == {
+        "version",
+        "provisioning",
+        "delivery",
+        "match",
+        "sites",
+        "devices",
+        "devices_file",
+    }
+    assert schema["required"] == ["version", "provisioning"]
