@@ -39,6 +39,10 @@ def _check_url(value: str) -> str:
     if not parts.hostname:
         raise ValueError(f"URL {value!r} names no host")
     try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError as exc:
+        raise ValueError(f"URL {value!r} has a bad port: {exc}") from None
+    try:
         options.encode_tftp_server_name(value)  # ASCII, no spaces, fits one option
     except EncodingError as exc:
         raise ValueError(str(exc)) from None
@@ -53,11 +57,20 @@ def _check_boot_file(value: str) -> str:
     return value
 
 
+def _unquoted_number(value: Any, what: str) -> None:
+    # YAML 1.1 reads unquoted 10:00:00:00:00:01 as a base-60 integer and 001565000001 as an
+    # octal one; pydantic would only say "Input should be a valid string".
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"YAML read this {what} as the number {value}; put it in quotes")
+
+
 def _mac(value: Any) -> Any:
+    _unquoted_number(value, "MAC address")
     return normalize_mac(value) if isinstance(value, str) else value
 
 
 def _prefix(value: Any) -> Any:
+    _unquoted_number(value, "MAC prefix")
     return normalize_prefix(value) if isinstance(value, str) else value
 
 
@@ -95,8 +108,12 @@ class Provisioning(_Model):
 
 
 def _option_43(value: Any) -> Any:
-    # YAML 1.1 reads a bare `off` as false; take it as the "off" the user wrote.
-    return "off" if value is False else value
+    # YAML 1.1 reads a bare `off` as false; take it as the "off" the user wrote. `on`/`yes`/
+    # `true` mean "send it" in its default form: left alone, pydantic would take True as the
+    # integer 1 and send the URL encapsulated as sub-option 1, which Fanvil firmware cannot read.
+    if isinstance(value, bool):
+        return "string" if value else "off"
+    return value
 
 
 class Delivery(_Model):
@@ -116,6 +133,13 @@ class Delivery(_Model):
         True,
         description="Send the options even when the phone did not ask for them in option 55.",
     )
+
+    @model_validator(mode="after")
+    def _delivers_somewhere(self) -> Delivery:
+        # Here rather than on Policy, so the error points at the `delivery` entry.
+        if not (self.option_66 or self.option_43 != "off" or self.custom_option):
+            raise ValueError("sends the URL nowhere: enable option_66, option_43 or custom_option")
+        return self
 
     def url_limit(self) -> int:
         """The longest URL every enabled carrier can hold."""
@@ -172,15 +196,6 @@ class Policy(_Model):
         description="CSV inventory (columns mac,url,boot_file,name), relative to the policy "
         "file; its devices are added to `devices`. Suited to large inventories.",
     )
-
-    @model_validator(mode="after")
-    def _delivers_somewhere(self) -> Policy:
-        delivery = self.delivery
-        if not (delivery.option_66 or delivery.option_43 != "off" or delivery.custom_option):
-            raise ValueError(
-                "delivery sends the URL nowhere: enable option_66, option_43 or custom_option"
-            )
-        return self
 
 
 Location = tuple[str | int, ...]

@@ -69,6 +69,12 @@ class Case:
     boot_file: str | None = None
     site: str | None = None
     model: str = ""
+    firmware: str = ""
+
+    @property
+    def url(self) -> str | None:
+        """The URL every carrier holds (43, 66 and 160 carry the same bytes here)."""
+        return dict(self.options)[66].decode() if self.options else None
 
 
 CASES = [
@@ -80,6 +86,7 @@ CASES = [
         matched_by="vendor-class",
         options=_url(DEFAULT),
         model="X4",
+        firmware="2.10.2.6887",
     ),
     Case(
         "case-insensitive",
@@ -118,6 +125,14 @@ CASES = [
         matched_by="device",
         options=_url(SITE),
         site="branch-a",
+    ),
+    Case(
+        "device-without-url-outside-sites-gets-default",
+        "00:15:65:00:00:99",
+        b"yealink",
+        yiaddr=bytes([203, 0, 113, 5]),
+        matched_by="device",
+        options=_url(DEFAULT),
     ),
     Case(
         "relayed-site-first-wins",
@@ -166,6 +181,9 @@ def test_decisions(case: Case) -> None:
     assert decision.boot_file == case.boot_file
     assert decision.site == case.site
     assert decision.model == case.model
+    assert decision.firmware == case.firmware
+    assert decision.url == case.url
+    assert [code for code, _ in decision.options] == sorted(c for c, _ in decision.options)
     raw = engine.decide_raw(mac, case.vendor_class, bytes([1, 3, 6]), case.giaddr, case.yiaddr)
     if case.matched_by is None:
         assert raw is None
@@ -205,11 +223,15 @@ def test_oui_organizations_come_from_the_registry() -> None:
     assert plain.decide(Request(bytes.fromhex("0c383e000001"))).matched_by == "oui"
 
 
-def test_hook_entry(tmp_path: Path) -> None:
-    hook_entry._engine = None
+def test_hook_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hook_entry, "_engine", None)  # restored after the test
     with pytest.raises(RuntimeError, match="before a policy was loaded"):
         hook_entry.decide(b"\x0c\x38\x3e\0\0\1", None, None, bytes(4), bytes(4))
     assert "cannot read the policy" in hook_entry.load(str(tmp_path / "missing.yaml"))
+    assert "cannot read the policy" in hook_entry.load(str(tmp_path))  # a directory
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"version: 1\n# caf\xe9\n")
+    assert "cannot read the policy" in hook_entry.load(str(latin1))
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\n")
     assert hook_entry.load(str(bad)) == f"{bad}:1:1: provisioning: required key is missing"

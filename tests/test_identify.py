@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kea_fanvil.identify import (
@@ -35,6 +35,9 @@ def test_samples_file_is_not_empty() -> None:
 
 
 @given(st.binary(max_size=255))
+@example(bytes(range(1, 256)))  # 255 bytes: every value but NUL
+@example(b"\xff" * 255)
+@example(b"Fanvil " + b"1." * 124)
 def test_any_bytes_parse_to_printable_text(data: bytes) -> None:
     parsed = parse_vendor_class(data)
     assert parsed.text.isprintable()

@@ -56,6 +56,21 @@ def test_yaml_off_means_off() -> None:
     assert parse_policy(BASE + "delivery:\n  option_43: off\n").delivery.option_43 == "off"
 
 
+@pytest.mark.parametrize("word", ["on", "yes", "true"])
+def test_yaml_on_means_the_bare_string(word: str) -> None:
+    # Not True -> 1: that would send the URL as sub-option 1, which Fanvil firmware cannot read.
+    delivery = parse_policy(BASE + f"delivery:\n  option_43: {word}\n").delivery
+    assert delivery.option_43 == "string"
+    assert parse_policy(BASE + "delivery:\n  option_43: 1\n").delivery.option_43 == 1
+
+
+def test_example_policy_validates() -> None:
+    example = Path(__file__).resolve().parent.parent / "dhcp-configs" / "example-policy.yaml"
+    policy = load_policy(example)
+    assert policy.version == 1
+    assert policy.provisioning.url.startswith(("tftp://", "ftp://", "http://", "https://"))
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
@@ -94,8 +109,22 @@ def test_yaml_off_means_off() -> None:
             "p.yaml:6:16: devices[0].boot_file: boot file name is 128 bytes; at most 127 fit",
         ),
         (
+            "devices:\n  - mac: 10:00:00:00:00:01\n",
+            "p.yaml:5:10: devices[0].mac: YAML read this MAC address as the number 7776000001; "
+            "put it in quotes",
+        ),
+        (
+            "match:\n  ouis: [12:34:56]\n",
+            "p.yaml:5:10: match.ouis[0]: YAML read this MAC prefix as the number 45296; "
+            "put it in quotes",
+        ),
+        (
+            "devices:\n  - mac: 0c383e000001\n    url: http://x:99999/\n",
+            "p.yaml:6:10: devices[0].url: URL 'http://x:99999/' has a bad port",
+        ),
+        (
             "delivery:\n  option_66: false\n  option_43: off\n",
-            "p.yaml:1:1: delivery sends the URL nowhere: enable option_66, option_43 or",
+            "p.yaml:5:3: delivery: sends the URL nowhere: enable option_66, option_43 or",
         ),
     ],
 )
