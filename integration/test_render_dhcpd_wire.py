@@ -8,56 +8,43 @@ mode plus what this test adds for the lab: a subnet declaration for the relayed 
 
 from __future__ import annotations
 
-import ipaddress
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lab import (
-    DIRECT_POOL,
     RELAYED_POOL,
     Lab,
     ServerProcess,
     client_dora,
-    client_dora_relayed,
     netns_pair,
     require,
     start_dhcpd,
 )
-from test_hook_wire import CASES, DEFAULT_URL, DEVICE_URL, KEA_OWN_66, POLICY, PRL_BASIC, Case
+from phones import (
+    CASES,
+    DEFAULT_URL,
+    DEVICE_URL,
+    KEA_OWN_66,
+    POLICY,
+    PRL_BASIC,
+    Case,
+    check_message,
+    direct_full_config,
+    dora_case,
+    relayed_network_is_remote,
+)
 
-from kea_fanvil.dhcp_client import DoraResult
-from kea_fanvil.dhcp_packet import DhcpMessage
 from kea_fanvil.policy_file import parse_policy
-from kea_fanvil.render import FullConfig
 from kea_fanvil.render.dhcpd import render
 
 DHCPD = "/usr/sbin/dhcpd"
 
 
-def _relayed_network_is_remote(lab: Lab) -> None:
-    """Make 198.18.64.0/18 a routed network, not one of the server interface's own.
-
-    dhcpd refuses an interface whose addresses fall in two subnets outside one
-    shared-network; with the relay network reached by a route only, it is declared as the
-    remote subnet it stands for.
-    """
-    for argv in (
-        ("addr", "del", f"{lab.srv_relay_ip}/18", "dev", lab.srv_if),
-        ("route", "add", "198.18.64.0/18", "dev", lab.srv_if, "src", lab.srv_ip),
-    ):
-        subprocess.run(["ip", "-n", lab.srv_ns, *argv], check=True, capture_output=True)
-
-
 def _config(lab: Lab, tmp: Path, always_send: bool) -> str:
     policy = parse_policy(POLICY.format(always_send="true" if always_send else "false"))
-    full = FullConfig(
-        interface=lab.srv_if,
-        subnet=ipaddress.IPv4Network("198.18.0.0/24"),
-        pool=(ipaddress.IPv4Address(DIRECT_POOL[0]), ipaddress.IPv4Address(DIRECT_POOL[1])),
-        state_dir=str(tmp),
-    )
+    full = direct_full_config(lab, tmp)
     return render(policy, full) + (
         "\n# Added by the test: the relayed network, and the server's own option 66 sent to\n"
         "# every client unasked (the fanvil class supersedes both for phones).\n"
@@ -70,7 +57,7 @@ def _config(lab: Lab, tmp: Path, always_send: bool) -> str:
 
 
 def _start(lab: Lab, tmp: Path, always_send: bool) -> ServerProcess:
-    _relayed_network_is_remote(lab)
+    relayed_network_is_remote(lab)
     text = _config(lab, tmp, always_send)
     conf = tmp / "checked.conf"
     conf.write_text(text)
@@ -89,24 +76,12 @@ def dhcpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Serve
         yield lab, _start(lab, tmp, always_send=True)
 
 
-def _dora(lab: Lab, case: Case) -> DoraResult:
-    if case.relayed:
-        return client_dora_relayed(lab, case.mac, case.vendor_class, case.prl)
-    return client_dora(lab, case.mac, case.vendor_class, case.prl)
-
-
-def _check(message: DhcpMessage, case: Case) -> None:
-    for code, data in case.expect.items():
-        assert message.option(code) == data, f"option {code} in {message.message_type}"
-    assert message.file == case.file
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_phone_gets_exact_options(dhcpd: tuple[Lab, ServerProcess], case: Case) -> None:
     lab, _ = dhcpd
-    result = _dora(lab, case)
-    _check(result.offer, case)
-    _check(result.ack, case)
+    result = dora_case(lab, case)
+    check_message(result.offer, case.expect, case.file)
+    check_message(result.ack, case.expect, case.file)
     if case.relayed:
         assert str(result.ack.yiaddr).startswith("198.18.100.")
 
@@ -145,16 +120,11 @@ def test_always_send_false_sends_only_what_was_asked(lab: Lab, tmp_path: Path) -
 
 def test_option_43_as_sub_option(lab: Lab, tmp_path: Path) -> None:
     require("dhcpd")
-    _relayed_network_is_remote(lab)
+    relayed_network_is_remote(lab)
     policy = parse_policy(
         POLICY.format(always_send="true").replace("option_43: string", "option_43: 1")
     )
-    full = FullConfig(
-        lab.srv_if,
-        ipaddress.IPv4Network("198.18.0.0/24"),
-        (ipaddress.IPv4Address(DIRECT_POOL[0]), ipaddress.IPv4Address(DIRECT_POOL[1])),
-        str(tmp_path),
-    )
+    full = direct_full_config(lab, tmp_path)
     start_dhcpd(lab, render(policy, full), tmp_path)
     phone = client_dora(lab, "0c:38:3e:00:03:01", None, PRL_BASIC)
     assert phone.ack.option(43) == bytes([1, len(DEFAULT_URL)]) + DEFAULT_URL

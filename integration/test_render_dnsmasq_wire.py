@@ -13,29 +13,35 @@ always_send false, a phone that does not ask for option 66 gets none (the server
 
 from __future__ import annotations
 
-import ipaddress
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lab import (
-    DIRECT_POOL,
     RELAYED_POOL,
     Lab,
     ServerProcess,
     client_dora,
-    client_dora_relayed,
     netns_pair,
     require,
     start_dnsmasq,
 )
-from test_hook_wire import CASES, DEVICE_URL, KEA_OWN_66, POLICY, PRL_BASIC, Case
+from phones import (
+    CASES,
+    DEVICE_URL,
+    KEA_OWN_66,
+    POLICY,
+    PRL_BASIC,
+    Case,
+    check_message,
+    direct_full_config,
+    dora_case,
+    relayed_network_is_remote,
+)
 
-from kea_fanvil.dhcp_client import DoraResult
 from kea_fanvil.dhcp_packet import DhcpMessage
 from kea_fanvil.policy_file import parse_policy
-from kea_fanvil.render import FullConfig
 from kea_fanvil.render.dnsmasq import render, site_tag
 
 NUL = b"\x00"  # dnsmasq appends it to options 66 and 67, whatever the configured value
@@ -43,12 +49,7 @@ NUL = b"\x00"  # dnsmasq appends it to options 66 and 67, whatever the configure
 
 def _config(lab: Lab, tmp: Path, always_send: bool) -> str:
     policy = parse_policy(POLICY.format(always_send="true" if always_send else "false"))
-    full = FullConfig(
-        interface=lab.srv_if,
-        subnet=ipaddress.IPv4Network("198.18.0.0/24"),
-        pool=(ipaddress.IPv4Address(DIRECT_POOL[0]), ipaddress.IPv4Address(DIRECT_POOL[1])),
-        state_dir=str(tmp),
-    )
+    full = direct_full_config(lab, tmp)
     return render(policy, full) + (
         "\n# Added by the test: the relayed network, tagged as branch-a's, and the server's\n"
         "# own option 66 for every client that is not a phone.\n"
@@ -58,22 +59,8 @@ def _config(lab: Lab, tmp: Path, always_send: bool) -> str:
     )
 
 
-def _relayed_network_is_remote(lab: Lab) -> None:
-    """Make 198.18.64.0/18 a routed network, not one of the server interface's own.
-
-    With both lab addresses on its interface dnsmasq treats both ranges as local and gives
-    direct clients addresses from the relayed pool; a route alone keeps replies to the relay
-    working while the network looks remote, as a relayed network is.
-    """
-    for argv in (
-        ("addr", "del", f"{lab.srv_relay_ip}/18", "dev", lab.srv_if),
-        ("route", "add", "198.18.64.0/18", "dev", lab.srv_if, "src", lab.srv_ip),
-    ):
-        subprocess.run(["ip", "-n", lab.srv_ns, *argv], check=True, capture_output=True)
-
-
 def _start(lab: Lab, tmp: Path, always_send: bool) -> ServerProcess:
-    _relayed_network_is_remote(lab)
+    relayed_network_is_remote(lab)
     text = _config(lab, tmp, always_send)
     conf = tmp / "checked.conf"
     conf.write_text(text)
@@ -102,23 +89,14 @@ def _expected(case: Case) -> tuple[dict[int, bytes | None], bytes]:
     return expect, case.file
 
 
-def _dora(lab: Lab, case: Case) -> DoraResult:
-    if case.relayed:
-        return client_dora_relayed(lab, case.mac, case.vendor_class, case.prl)
-    return client_dora(lab, case.mac, case.vendor_class, case.prl)
-
-
 def _check(message: DhcpMessage, case: Case) -> None:
-    expect, file = _expected(case)
-    for code, data in expect.items():
-        assert message.option(code) == data, f"option {code} in {message.message_type}"
-    assert message.file == file
+    check_message(message, *_expected(case))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_phone_gets_exact_options(dnsmasq: tuple[Lab, ServerProcess], case: Case) -> None:
     lab, _ = dnsmasq
-    result = _dora(lab, case)
+    result = dora_case(lab, case)
     _check(result.offer, case)
     _check(result.ack, case)
     if case.relayed:
@@ -168,16 +146,11 @@ def test_device_asking_for_67_gets_option_and_file_field(
 
 def test_option_43_as_sub_option(lab: Lab, tmp_path: Path) -> None:
     require("dnsmasq")
-    _relayed_network_is_remote(lab)
+    relayed_network_is_remote(lab)
     policy = parse_policy(
         POLICY.format(always_send="true").replace("option_43: string", "option_43: 1")
     )
-    full = FullConfig(
-        lab.srv_if,
-        ipaddress.IPv4Network("198.18.0.0/24"),
-        (ipaddress.IPv4Address(DIRECT_POOL[0]), ipaddress.IPv4Address(DIRECT_POOL[1])),
-        str(tmp_path),
-    )
+    full = direct_full_config(lab, tmp_path)
     start_dnsmasq(lab, render(policy, full), tmp_path)
     phone = client_dora(lab, "0c:38:3e:00:03:01", None, PRL_BASIC)
     url = b"http://prov.example.com/fanvil/$mac.cfg"
