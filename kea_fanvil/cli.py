@@ -308,6 +308,13 @@ def _render_command(target: str, what: str) -> None:
     @click.option("--subnet", help="With --full: the subnet, e.g. 198.18.0.0/24.")
     @click.option("--pool", help="With --full: the address range, e.g. 198.18.0.100-198.18.0.199.")
     @click.option("--state-dir", help="With --full: where the server keeps leases and sockets.")
+    @click.option(
+        "--sites-by-relay",
+        is_flag=True,
+        hidden=target != "kea",
+        help="Kea only: match sites by relay address alone (Kea's classes cannot see the "
+        "offered address; direct clients on a site's subnet get the default URL).",
+    )
     def command(
         policy: Path,
         full: bool,
@@ -315,14 +322,18 @@ def _render_command(target: str, what: str) -> None:
         subnet: str | None,
         pool: str | None,
         state_dir: str | None,
+        sites_by_relay: bool,
     ) -> None:
+        if sites_by_relay and target != "kea":
+            raise click.UsageError("--sites-by-relay is for `render kea` only")
         import importlib
 
         module = importlib.import_module(f"kea_fanvil.render.{target}")
         config = _full_config(full, interface, subnet, pool, state_dir)
         loaded = _load(policy)
+        extra = {"sites_by_relay": True} if sites_by_relay else {}
         try:
-            text: str = module.render(loaded, config)
+            text: str = module.render(loaded, config, **extra)
         except RenderError as exc:
             _fail(str(exc))
         click.echo(text, nl=False)

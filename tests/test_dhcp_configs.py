@@ -24,7 +24,9 @@ RENDERED = {
 
 def _render(target: str) -> str:
     module = importlib.import_module(f"kea_fanvil.render.{target}")
-    text: str = module.render(load_policy(EXAMPLE), None)
+    # The example has sites; Kea's classes can match them by relay address only.
+    extra = {"sites_by_relay": True} if target == "kea" else {}
+    text: str = module.render(load_policy(EXAMPLE), None, **extra)
     return text
 
 
