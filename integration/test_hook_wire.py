@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lab import (
     KeaServer,
     Lab,
     client_dora,
-    kea_config,
     netns_pair,
-    start_kea,
     statistic,
 )
 from phones import (
@@ -27,31 +24,12 @@ from phones import (
     DEFAULT_URL,
     DEVICE_URL,
     KEA_OWN_66,
-    POLICY,
     PRL_BASIC,
     Case,
     check_message,
     dora_case,
 )
-
-from kea_fanvil import hook_build
-
-
-def _kea_with_hook(lab: Lab, tmp: Path, always_send: bool, multi_threading: bool) -> KeaServer:
-    policy = tmp / "policy.yaml"
-    policy.write_text(POLICY.format(always_send="true" if always_send else "false"))
-    hooks: list[dict[str, Any]] = [
-        {"library": str(hook_build.library_path()), "parameters": {"policy": str(policy)}}
-    ]
-    config = kea_config(
-        lab,
-        option_data=[
-            {"name": "tftp-server-name", "data": KEA_OWN_66.decode(), "always-send": True}
-        ],
-        hooks=hooks,
-        multi_threading=multi_threading,
-    )
-    return start_kea(lab, config, tmp)
+from servers import start_hook_kea
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["mt-off", "mt-on"])
@@ -60,7 +38,7 @@ def kea(
 ) -> Iterator[tuple[Lab, KeaServer]]:
     with netns_pair("kf") as lab:
         tmp = tmp_path_factory.mktemp("hook-mt-on" if request.param else "hook-mt-off")
-        server = _kea_with_hook(lab, tmp, always_send=True, multi_threading=request.param)
+        server = start_hook_kea(lab, tmp, always_send=True, multi_threading=request.param)
         enabled = "yes" if request.param else "no"
         assert f"DHCP4_MULTI_THREADING_INFO enabled: {enabled}" in server.log()
         yield lab, server
@@ -99,7 +77,7 @@ def _stats(server: KeaServer) -> dict[str, int]:
 def test_always_send_false_sends_only_what_was_asked(
     lab: Lab, tmp_path: Path, multi_threading: bool
 ) -> None:
-    _kea_with_hook(lab, tmp_path, always_send=False, multi_threading=multi_threading)
+    start_hook_kea(lab, tmp_path, always_send=False, multi_threading=multi_threading)
     silent = client_dora(lab, "0c:38:3e:00:02:01", b"Fanvil C62", PRL_BASIC)
     # Not asked, so not sent; Kea's own always-send option 66 is left as Kea made it.
     assert silent.ack.option(66) == KEA_OWN_66

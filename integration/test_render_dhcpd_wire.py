@@ -8,13 +8,11 @@ mode plus what this test adds for the lab: a subnet declaration for the relayed 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lab import (
-    RELAYED_POOL,
     Lab,
     ServerProcess,
     client_dora,
@@ -35,6 +33,7 @@ from phones import (
     dora_case,
     relayed_network_is_remote,
 )
+from servers import start_rendered_dhcpd
 
 from kea_fanvil.policy_file import parse_policy
 from kea_fanvil.render.dhcpd import render
@@ -42,38 +41,12 @@ from kea_fanvil.render.dhcpd import render
 DHCPD = "/usr/sbin/dhcpd"
 
 
-def _config(lab: Lab, tmp: Path, always_send: bool) -> str:
-    policy = parse_policy(POLICY.format(always_send="true" if always_send else "false"))
-    full = direct_full_config(lab, tmp)
-    return render(policy, full) + (
-        "\n# Added by the test: the relayed network, and the server's own option 66 sent to\n"
-        "# every client unasked (the fanvil class supersedes both for phones).\n"
-        "subnet 198.18.64.0 netmask 255.255.192.0 {\n"
-        f"  range {RELAYED_POOL[0]} {RELAYED_POOL[1]};\n"
-        "}\n"
-        f'option tftp-server-name "{KEA_OWN_66.decode()}";\n'
-        "option dhcp-parameter-request-list = concat(option dhcp-parameter-request-list, 42);\n"
-    )
-
-
-def _start(lab: Lab, tmp: Path, always_send: bool) -> ServerProcess:
-    relayed_network_is_remote(lab)
-    text = _config(lab, tmp, always_send)
-    conf = tmp / "checked.conf"
-    conf.write_text(text)
-    check = subprocess.run(
-        [DHCPD, "-t", "-cf", str(conf)], capture_output=True, text=True, check=False
-    )
-    assert check.returncode == 0, check.stderr
-    return start_dhcpd(lab, text, tmp)
-
-
 @pytest.fixture(scope="module")
 def dhcpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, ServerProcess]]:
     require("ip", "ss", "dhcpd")
     with netns_pair("kf") as lab:
         tmp = tmp_path_factory.mktemp("render-dhcpd")
-        yield lab, _start(lab, tmp, always_send=True)
+        yield lab, start_rendered_dhcpd(lab, tmp, always_send=True)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -97,7 +70,7 @@ def test_vendor_class_is_a_case_insensitive_prefix(dhcpd: tuple[Lab, ServerProce
 
 def test_always_send_false_sends_only_what_was_asked(lab: Lab, tmp_path: Path) -> None:
     require("dhcpd")
-    _start(lab, tmp_path, always_send=False)
+    start_rendered_dhcpd(lab, tmp_path, always_send=False)
     silent = client_dora(lab, "0c:38:3e:00:02:01", b"Fanvil C62", PRL_BASIC)
     # Difference from the hook: the server's own "send 66 unasked" (the global request-list
     # addition above) now sends the phone's option 66 value, which the fanvil class

@@ -13,13 +13,11 @@ always_send false, a phone that does not ask for option 66 gets none (the server
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lab import (
-    RELAYED_POOL,
     Lab,
     ServerProcess,
     client_dora,
@@ -39,37 +37,13 @@ from phones import (
     dora_case,
     relayed_network_is_remote,
 )
+from servers import start_rendered_dnsmasq
 
 from kea_fanvil.dhcp_packet import DhcpMessage
 from kea_fanvil.policy_file import parse_policy
-from kea_fanvil.render.dnsmasq import render, site_tag
+from kea_fanvil.render.dnsmasq import render
 
 NUL = b"\x00"  # dnsmasq appends it to options 66 and 67, whatever the configured value
-
-
-def _config(lab: Lab, tmp: Path, always_send: bool) -> str:
-    policy = parse_policy(POLICY.format(always_send="true" if always_send else "false"))
-    full = direct_full_config(lab, tmp)
-    return render(policy, full) + (
-        "\n# Added by the test: the relayed network, tagged as branch-a's, and the server's\n"
-        "# own option 66 for every client that is not a phone.\n"
-        f"dhcp-range=set:{site_tag('branch-a')},{RELAYED_POOL[0]},{RELAYED_POOL[1]},"
-        "255.255.192.0,1h\n"
-        f'dhcp-option-force=66,"{KEA_OWN_66.decode()}"\n'
-    )
-
-
-def _start(lab: Lab, tmp: Path, always_send: bool) -> ServerProcess:
-    relayed_network_is_remote(lab)
-    text = _config(lab, tmp, always_send)
-    conf = tmp / "checked.conf"
-    conf.write_text(text)
-    check = subprocess.run(
-        ["dnsmasq", "--test", f"--conf-file={conf}"], capture_output=True, text=True, check=False
-    )
-    assert check.returncode == 0, check.stderr
-    assert "syntax check OK" in check.stderr
-    return start_dnsmasq(lab, text, tmp)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +51,7 @@ def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Ser
     require("ip", "ss", "dnsmasq")
     with netns_pair("kf") as lab:
         tmp = tmp_path_factory.mktemp("render-dnsmasq")
-        yield lab, _start(lab, tmp, always_send=True)
+        yield lab, start_rendered_dnsmasq(lab, tmp, always_send=True)
 
 
 def _expected(case: Case) -> tuple[dict[int, bytes | None], bytes]:
@@ -115,7 +89,7 @@ def test_vendor_class_is_a_case_insensitive_prefix(dnsmasq: tuple[Lab, ServerPro
 
 def test_always_send_false_sends_only_what_was_asked(lab: Lab, tmp_path: Path) -> None:
     require("dnsmasq")
-    _start(lab, tmp_path, always_send=False)
+    start_rendered_dnsmasq(lab, tmp_path, always_send=False)
     silent = client_dora(lab, "0c:38:3e:00:02:01", b"Fanvil C62", PRL_BASIC)
     # Difference from the hook: dnsmasq's tagged (not forced) option 66 for phones hides the
     # server's own untagged one, so a phone that did not ask gets no option 66 at all (the

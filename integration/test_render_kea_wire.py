@@ -9,14 +9,11 @@ false and a server-wide always-send option 66) is asserted exactly below.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from lab import KeaServer, Lab, client_dora, kea_config, netns_pair, start_kea
+from lab import Lab, client_dora, netns_pair
 from phones import (
     CASES,
     DEFAULT_URL,
@@ -28,41 +25,15 @@ from phones import (
     check_message,
     dora_case,
 )
-
-from kea_fanvil.policy_file import parse_policy
-from kea_fanvil.render import kea
-
-
-def _config(lab: Lab, policy_text: str) -> dict[str, Any]:
-    fragment = json.loads(kea.render(parse_policy(policy_text), None, sites_by_relay=True))
-    config = kea_config(
-        lab,
-        option_data=[
-            {"name": "tftp-server-name", "data": KEA_OWN_66.decode(), "always-send": True}
-        ],
-    )
-    config["Dhcp4"].update(fragment["Dhcp4"])
-    return config
-
-
-def _start(lab: Lab, tmp: Path, policy_text: str) -> KeaServer:
-    config = _config(lab, policy_text)
-    checked = tmp / "checked.json"
-    checked.write_text(json.dumps(config))
-    check = subprocess.run(
-        lab.exec_argv(lab.srv_ns, "kea-dhcp4", "-t", str(checked)),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    return start_kea(lab, config, tmp)
+from servers import start_native_kea
 
 
 @pytest.fixture(scope="module")
 def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with netns_pair("kf") as lab:
-        _start(lab, tmp_path_factory.mktemp("render-kea"), POLICY.format(always_send="true"))
+        start_native_kea(
+            lab, tmp_path_factory.mktemp("render-kea"), POLICY.format(always_send="true")
+        )
         yield lab
 
 
@@ -82,7 +53,7 @@ def test_vendor_class_is_a_case_insensitive_prefix(native: Lab) -> None:
 
 
 def test_always_send_false_sends_only_what_was_asked(lab: Lab, tmp_path: Path) -> None:
-    _start(lab, tmp_path, POLICY.format(always_send="false"))
+    start_native_kea(lab, tmp_path, POLICY.format(always_send="false"))
     silent = client_dora(lab, "0c:38:3e:00:02:01", b"Fanvil C62", PRL_BASIC)
     # Difference from the hook, measured: Kea's own option 66 is always-send, so Kea adds code
     # 66 unasked and takes its value from the highest-precedence scope that defines it, the
@@ -101,7 +72,7 @@ def test_always_send_false_sends_only_what_was_asked(lab: Lab, tmp_path: Path) -
 
 def test_option_43_as_sub_option(lab: Lab, tmp_path: Path) -> None:
     text = POLICY.format(always_send="true").replace("option_43: string", "option_43: 1")
-    _start(lab, tmp_path, text)
+    start_native_kea(lab, tmp_path, text)
     phone = client_dora(lab, "0c:38:3e:00:03:01", None, PRL_BASIC)
     assert phone.ack.option(43) == bytes([1, len(DEFAULT_URL)]) + DEFAULT_URL
     device = client_dora(lab, "0c:38:3e:11:3a:f8", None, PRL_BASIC)
