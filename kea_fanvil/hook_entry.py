@@ -7,6 +7,8 @@ hook catches that, sends the response unchanged and counts an error.
 
 from __future__ import annotations
 
+import gc
+
 from .engine import Engine, RawDecision
 from .errors import KeaFanvilError
 from .policy_file import load_policy
@@ -18,11 +20,17 @@ def load(policy_path: str) -> str:
     """Load the policy for the hook: "" on success, else the reason, for Kea's log."""
     global _engine
     try:
-        _engine = Engine(load_policy(policy_path))
+        engine = Engine(load_policy(policy_path))
     except KeaFanvilError as exc:
         return str(exc)
     except Exception as exc:  # the hook must get text, never a Python exception
         return f"{policy_path}: unexpected {type(exc).__name__}: {exc}"
+    # A large inventory is hundreds of thousands of long-lived objects: keep the cyclic
+    # collector from walking them all, with the GIL held, in the middle of Kea's packet path.
+    gc.unfreeze()
+    _engine = engine
+    gc.collect()
+    gc.freeze()
     return ""
 
 
