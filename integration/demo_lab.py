@@ -67,7 +67,7 @@ def main() -> int:
         )
         table = Table(title="What each phone received (DHCPACK)")
         for column in ("phone", "MAC", "address", "option 66", "43, 160", "67 / file field"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold", no_wrap=column != "phone")
         for who, mac, vendor_class, relayed in PHONES:
             result: DoraResult
             if relayed:
