@@ -26,6 +26,9 @@ CUSTOM_OPTION_MIN = 128  # Fanvil C-series spec 2.1.1: "The value must be from 1
 CUSTOM_OPTION_MAX = 254
 
 
+_VISIBLE_ASCII = bytes(range(0x21, 0x7F))  # what may stand in a URL or file name
+
+
 def _ascii(value: str, what: str) -> bytes:
     try:
         data = value.encode("ascii")
@@ -33,7 +36,7 @@ def _ascii(value: str, what: str) -> bytes:
         raise EncodingError(
             f"{what} must be ASCII; {value[exc.start : exc.end]!r} is not"
         ) from None
-    if any(b < 0x21 or b == 0x7F for b in data):
+    if data.translate(None, _VISIBLE_ASCII):
         raise EncodingError(f"{what} must not contain spaces or control characters")
     return data
 

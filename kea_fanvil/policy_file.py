@@ -114,10 +114,9 @@ def _pydantic_message(error: Any) -> str:
 
 
 def _read_csv(path: Path) -> tuple[list[dict[str, str]], list[int]]:
-    """Rows of a device inventory with the line each starts on."""
-    text = path.read_text(encoding="utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    """Rows of a device inventory with the line each ends on (blank and # rows skipped)."""
+    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+    header = [h.strip() for h in next(reader, [])]
     if "mac" not in header:
         raise ValueError(
             f"the first row must name the columns; `mac` is required, and "
@@ -126,15 +125,18 @@ def _read_csv(path: Path) -> tuple[list[dict[str, str]], list[int]]:
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if unknown:
         raise ValueError(f"unknown column(s) {', '.join(unknown)}; use {', '.join(CSV_COLUMNS)}")
-    reader.fieldnames = header
+    mac_column = header.index("mac")
     rows: list[dict[str, str]] = []
     where: list[int] = []
     for row in reader:
-        if not any((v or "").strip() for v in row.values()):
+        cells = [cell.strip() for cell in row]
+        if not any(cells) or (len(cells) > mac_column and cells[mac_column].startswith("#")):
             continue
-        if (row.get("mac") or "").lstrip().startswith("#"):
-            continue
-        rows.append({k: v.strip() for k, v in row.items() if k is not None and v and v.strip()})
+        if len(cells) > len(header):
+            raise ValueError(
+                f"line {reader.line_num} has {len(cells)} values for {len(header)} columns"
+            )
+        rows.append({header[i]: cell for i, cell in enumerate(cells) if cell})
         where.append(reader.line_num)
     return rows, where
 

@@ -226,3 +226,10 @@ def test_schema_lists_the_top_level_keys() -> None:
         "devices_file",
     }
     assert schema["required"] == ["version", "provisioning"]
+
+
+def test_devices_file_row_with_too_many_values(tmp_path: Path) -> None:
+    (tmp_path / "phones.csv").write_text("mac,boot_file\n0c:38:3e:00:00:01,a.cfg,extra\n")
+    (problem,) = _problems(BASE + "devices_file: phones.csv\n", tmp_path)
+    assert problem.endswith("line 2 has 3 values for 2 columns")
+    assert problem.startswith("p.yaml:4:15: devices_file: cannot read")
