@@ -2,18 +2,23 @@
 
 The policy and phone cases are phones.py's, as for the hook; the rendered client classes are
 merged into the lab's Kea configuration, checked with `kea-dhcp4 -t`, and served for real.
-Sites are rendered by relay address (`sites_by_relay`), which is all the relayed case needs.
+Sites are rendered by relay address (`sites_by_relay`), which is all the relayed case needs;
+full mode, which decides the offered-address half of a site from the pool, runs on its own.
 Every phone case's bytes equal the hook's; the one measured difference (with always_send
 false and a server-wide always-send option 66) is asserted exactly below.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from lab import Lab, client_dora, netns_pair
+from lab import Lab, client_dora, client_dora_relayed, kea_config, netns_pair, start_kea
 from phones import (
     CASES,
     DEFAULT_URL,
@@ -23,9 +28,15 @@ from phones import (
     PRL_BASIC,
     Case,
     check_message,
+    direct_full_config,
     dora_case,
+    relayed_network_is_remote,
 )
 from servers import start_native_kea
+
+from kea_fanvil.engine import Engine, Request
+from kea_fanvil.policy_file import parse_policy
+from kea_fanvil.render.kea import render
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +75,9 @@ def test_always_send_false_sends_only_what_was_asked(lab: Lab, tmp_path: Path) -
     asked = client_dora(lab, "0c:38:3e:00:02:02", b"Fanvil C62", PRL_BASIC + bytes([66]))
     assert asked.ack.option(66) == DEFAULT_URL
     assert asked.ack.option(43) is None and asked.ack.option(160) is None
-    device = client_dora(lab, "0c:38:3e:11:3a:f8", None, PRL_BASIC + bytes([43, 67]))
+    device = client_dora(lab, "0c:38:3e:11:3a:f8", None, PRL_BASIC + bytes([43, 67, 160]))
     assert device.ack.option(43) == DEVICE_URL
+    assert device.ack.option(160) == DEVICE_URL
     assert device.ack.option(67) == b"desk-12.cfg"
     assert device.ack.file == b"desk-12.cfg"
 
@@ -77,3 +89,82 @@ def test_option_43_as_sub_option(lab: Lab, tmp_path: Path) -> None:
     assert phone.ack.option(43) == bytes([1, len(DEFAULT_URL)]) + DEFAULT_URL
     device = client_dora(lab, "0c:38:3e:11:3a:f8", None, PRL_BASIC)
     assert device.ack.option(43) == bytes([1, len(DEVICE_URL)]) + DEVICE_URL
+
+
+OVERLAPPING = """\
+version: 1
+provisioning:
+  url: "http://prov.example.com/fanvil/$mac.cfg"
+delivery:
+  custom_option: 160
+sites:
+  - name: relay-a
+    subnet: 198.18.64.0/18
+    url: "http://relay-a.example.com/$mac.cfg"
+  - name: hq
+    subnet: 198.18.0.0/24
+    url: "http://hq.example.com/$mac.cfg"
+  - name: wide
+    subnet: [198.18.0.0/16]
+    url: "http://wide.example.com/$mac.cfg"
+    boot_file: "wide.cfg"
+devices:
+  - mac: "0c:38:3e:11:3a:f8"
+    url: "https://prov.example.com/special/desk-12/"
+"""
+RELAY_A_URL = b"http://relay-a.example.com/$mac.cfg"
+HQ_URL = b"http://hq.example.com/$mac.cfg"
+WIDE_URL = b"http://wide.example.com/$mac.cfg"
+
+
+def _checked_kea(lab: Lab, tmp: Path, config: dict[str, Any]) -> None:
+    path = tmp / "checked.json"
+    path.write_text(json.dumps(config))
+    check = subprocess.run(
+        lab.exec_argv(lab.srv_ns, "kea-dhcp4", "-t", str(path)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    start_kea(lab, config, tmp)
+
+
+def _engine_agrees(text: str, mac: str, result_yiaddr: ipaddress.IPv4Address, relayed: bool) -> Any:
+    giaddr = ipaddress.IPv4Address("198.18.64.2" if relayed else "0.0.0.0").packed
+    request = Request(
+        bytes.fromhex(mac.replace(":", "")), None, PRL_BASIC, giaddr, result_yiaddr.packed
+    )
+    return Engine(parse_policy(text)).decide(request)
+
+
+def test_only_the_first_matching_site_counts(lab: Lab, tmp_path: Path) -> None:
+    """A relayed phone matches relay-a and wide; wide's boot file must not leak in."""
+    fragment = json.loads(render(parse_policy(OVERLAPPING), None, sites_by_relay=True))
+    config = kea_config(lab)
+    config["Dhcp4"].update(fragment["Dhcp4"])
+    _checked_kea(lab, tmp_path, config)
+    phone = client_dora_relayed(lab, "0c:38:3e:00:04:01", None, PRL_BASIC)
+    for message in (phone.offer, phone.ack):
+        check_message(message, {43: RELAY_A_URL, 66: RELAY_A_URL, 160: RELAY_A_URL, 67: None}, b"")
+    decision = _engine_agrees(OVERLAPPING, "0c:38:3e:00:04:01", phone.address, True)
+    assert (decision.site, decision.boot_file) == ("relay-a", None)
+
+
+def test_full_configuration_matches_sites_by_offered_address(lab: Lab, tmp_path: Path) -> None:
+    """Full mode: the pool lies in hq (and wide), so a direct phone gets hq's URL, no boot file."""
+    relayed_network_is_remote(lab)  # one address on the interface: Kea answers once
+    text = render(parse_policy(OVERLAPPING), direct_full_config(lab, tmp_path))
+    config = json.loads(text)
+    # start_kea waits for DHCP4_STARTED in a log file it names: give it a logger to name.
+    config["Dhcp4"]["loggers"] = kea_config(lab)["Dhcp4"]["loggers"]
+    _checked_kea(lab, tmp_path, config)
+    phone = client_dora(lab, "0c:38:3e:00:05:01", b"Fanvil X4", PRL_BASIC)
+    for message in (phone.offer, phone.ack):
+        check_message(message, {43: HQ_URL, 66: HQ_URL, 160: HQ_URL, 67: None}, b"")
+    decision = _engine_agrees(OVERLAPPING, "0c:38:3e:00:05:01", phone.address, False)
+    assert (decision.site, decision.url) == ("hq", HQ_URL.decode())
+    device = client_dora(lab, "0c:38:3e:11:3a:f8", None, PRL_BASIC)
+    check_message(device.ack, {43: DEVICE_URL, 66: DEVICE_URL, 160: DEVICE_URL, 67: None}, b"")
+    other = client_dora(lab, "00:15:65:00:05:02", b"yealink", PRL_BASIC)
+    check_message(other.ack, {43: None, 66: None, 67: None, 160: None}, b"")

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
 
 import pytest
 
 from kea_fanvil import RenderError, parse_policy
-from kea_fanvil.render import kea
+from kea_fanvil.render import FullConfig, kea
 
 BASE = 'version: 1\nprovisioning:\n  url: "http://prov.example.com/$mac.cfg"\n'
 SITES = 'sites:\n  - name: branch-a\n    subnet: 198.18.64.0/18\n    url: "http://a.example.com/"\n'
 
 
-def _classes(text: str, **kwargs: bool) -> list[dict[str, object]]:
+def _classes(text: str, **kwargs: bool) -> list[dict[str, Any]]:
     document = json.loads(kea.render(parse_policy(text), None, **kwargs))
-    classes: list[dict[str, object]] = document["Dhcp4"]["client-classes"]
+    classes: list[dict[str, Any]] = document["Dhcp4"]["client-classes"]
     return classes
 
 
@@ -40,8 +42,8 @@ def test_class_order_and_option_bytes() -> None:
     ]
     default = classes[3]
     url = b"http://prov.example.com/$mac.cfg".hex()
-    assert [d["code"] for d in default["option-data"]] == [43, 66, 160]  # type: ignore[union-attr]
-    assert all(d["data"] == url for d in default["option-data"])  # type: ignore[union-attr]
+    assert [d["code"] for d in default["option-data"]] == [43, 66, 160]
+    assert all(d["data"] == url for d in default["option-data"])
     assert default["option-def"] == [kea.OPTION_43_AS_BINARY]
     assert default["test"] == "member('FANVIL')"
 
@@ -65,7 +67,7 @@ def test_digits_are_not_doubled() -> None:
 
 def test_always_send_false() -> None:
     classes = _classes(BASE + "delivery:\n  always_send: false\n")
-    assert all("always-send" not in d for d in classes[-1]["option-data"])  # type: ignore[union-attr]
+    assert all("always-send" not in d for d in classes[-1]["option-data"])
 
 
 def test_sites_need_an_explicit_choice() -> None:
@@ -80,10 +82,6 @@ def test_sites_need_an_explicit_choice() -> None:
 def test_deterministic_and_full() -> None:
     policy = parse_policy(BASE + SITES)
     assert kea.render(policy, sites_by_relay=True) == kea.render(policy, sites_by_relay=True)
-    from ipaddress import IPv4Address, IPv4Network
-
-    from kea_fanvil.render import FullConfig
-
     full = FullConfig(
         "eth1",
         IPv4Network("198.18.0.0/24"),
@@ -94,3 +92,106 @@ def test_deterministic_and_full() -> None:
     assert dhcp4["subnet4"][0]["pools"] == [{"pool": "198.18.0.100 - 198.18.0.199"}]
     assert dhcp4["lease-database"]["name"] == "/tmp/kea/kea-leases4.csv"
     assert dhcp4["interfaces-config"] == {"interfaces": ["eth1"]}
+
+
+FULL = "sites:\n  - name: relay\n    subnet: 198.18.64.0/18\n    boot_file: r.cfg\n"
+
+
+def _full(first: str = "198.18.0.100", last: str = "198.18.0.199") -> FullConfig:
+    return FullConfig("eth1", IPv4Network("198.18.0.0/24"), (IPv4Address(first), IPv4Address(last)))
+
+
+def _full_classes(text: str) -> list[dict[str, Any]]:
+    document = json.loads(kea.render(parse_policy(text), _full()))
+    classes: list[dict[str, Any]] = document["Dhcp4"]["client-classes"]
+    return classes
+
+
+def test_later_sites_exclude_earlier_overlapping_ones() -> None:
+    text = (
+        BASE
+        + SITES
+        + "  - name: other\n    subnet: 10.0.0.0/8\n"
+        + "  - name: wide\n    subnet: 198.18.0.0/16\n    boot_file: w.cfg\n"
+    )
+    tests = [str(c["test"]) for c in _classes(text, sites_by_relay=True)]
+    assert tests[2].startswith("member('FANVIL') and (")  # other: overlaps nothing
+    assert tests[3].startswith(
+        "member('FANVIL') and not member('fanvil-site-branch-a') and ((substring(pkt4.giaddr,0,2)"
+    )
+
+
+def test_full_mode_decides_the_offered_address_from_the_pool() -> None:
+    text = (
+        BASE
+        + FULL
+        + "  - name: hq\n    subnet: 198.18.0.0/23\n  - name: later\n    subnet: 10.0.0.0/8\n"
+    )
+    classes = _full_classes(text)
+    assert [c["name"] for c in classes[1:4]] == [
+        "fanvil-site-relay",
+        "fanvil-site-hq",
+        "fanvil-site-later",
+    ]
+    assert str(classes[1]["test"]).startswith("member('FANVIL') and ((substring(pkt4.giaddr,0,2)")
+    # hq holds the whole pool: it matches every phone query not already taken by `relay`.
+    assert classes[2]["test"] == "member('FANVIL') and not member('fanvil-site-relay')"
+    # later cannot match together with relay (disjoint relay subnets), only with hq.
+    assert classes[3]["test"] == (
+        "member('FANVIL') and not member('fanvil-site-hq') and "
+        "((substring(pkt4.giaddr,0,1) == 0x0a))"
+    )
+
+
+def test_full_mode_refuses_a_site_holding_part_of_the_pool() -> None:
+    text = BASE + "sites:\n  - name: half\n    subnet: 198.18.0.128/25\n"
+    with pytest.raises(RenderError) as caught:
+        _full_classes(text)
+    assert str(caught.value) == (
+        "kea: sites[0] (half): its subnet holds part of the pool 198.18.0.100-198.18.0.199; "
+        "Kea classifies a query before it picks an address, so which part an address falls "
+        "in cannot be tested. Make the site hold all of the pool or none of it, or use the "
+        "hook (`kea-fanvil render kea-hook`)"
+    )
+
+
+def test_site_name_must_fit_a_member_test() -> None:
+    with pytest.raises(RenderError) as caught:
+        kea.render(
+            parse_policy(BASE + 'sites:\n  - name: "it\'s"\n    subnet: 10.0.0.0/8\n'),
+            sites_by_relay=True,
+        )
+    assert str(caught.value) == (
+        "kea: sites[0] (it's): a site name for Kea may hold letters, digits, '-', '_' and '.'"
+    )
+
+
+def test_vendor_class_bytes_follow_the_engine() -> None:
+    # The engine lowers the prefix with str.lower and the data with bytes.lower (ASCII only):
+    # "É" must be matched as the UTF-8 bytes of "é", exactly.
+    test = str(_classes(BASE + "match:\n  vendor_class_prefixes: ['É-1']\n")[0]["test"])
+    assert test.startswith(
+        "(substring(option[60].hex,0,1) == 0xc3 and substring(option[60].hex,1,1) == 0xa9"
+        " and substring(option[60].hex,2,1) == 0x2d and substring(option[60].hex,3,1) == 0x31)"
+    )
+
+
+def test_full_mode_keys() -> None:
+    dhcp4 = json.loads(kea.render(parse_policy(BASE), _full()))["Dhcp4"]
+    assert list(dhcp4) == [
+        "user-context",
+        "interfaces-config",
+        "control-socket",
+        "lease-database",
+        "valid-lifetime",
+        "subnet4",
+        "client-classes",
+    ]
+    assert dhcp4["control-socket"]["socket-name"] == "/run/kea/kea4-ctrl-socket"
+    assert dhcp4["lease-database"]["name"] == "/var/lib/kea/kea-leases4.csv"
+    fragment = json.loads(kea.render(parse_policy(BASE)))
+    assert list(fragment) == ["Dhcp4"] and list(fragment["Dhcp4"]) == [
+        "user-context",
+        "client-classes",
+    ]
+    assert kea.render(parse_policy(BASE)).endswith("}\n")

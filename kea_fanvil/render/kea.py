@@ -5,19 +5,25 @@ How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
 - **Phones.** One class, ``FANVIL``, whose test is the vendor-class prefix, the MAC prefixes and
   the inventory MACs. Kea 2.2 has no ``lcase()``, so the case-insensitive prefix is written per
   character: ``(substring(option[60].hex,i,1) == 0x46 or substring(option[60].hex,i,1) == 0x66)``.
-- **Precedence.** Kea takes each option (and ``boot-file-name``) from the first class, in
-  definition order, that defines it. Classes are therefore written device first, then sites in
-  policy order, then ``FANVIL`` with the default URL: a device's URL beats its site's, and the
-  first matching site wins, as in the engine.
+- **Precedence.** Kea takes each option (and ``boot-file-name``, the ``file`` field) from the
+  first class, in definition order, that defines it (measured with 2.2.0). Classes are
+  therefore written ``FANVIL``, devices, sites in policy order, then ``fanvil-default`` with the
+  default URL: a device's URL or boot file beats its site's, which beats the default, per
+  field, as in the engine.
 - **Sites.** Kea classifies a query before it picks an address, so a test cannot see the
-  offered address (yiaddr); it can see the relay address. A site is rendered as a test on
-  ``pkt4.giaddr`` only when asked (``sites_by_relay``), since a direct client on the site's
-  subnet then gets the default URL; otherwise a policy with sites is refused. The hook matches
-  both.
+  offered address (yiaddr); it can see the relay address (``pkt4.giaddr``). In a fragment a
+  site is rendered as a relay-address test only when asked (``sites_by_relay``), since a direct
+  client on the site's subnet then gets the default URL; otherwise a policy with sites is
+  refused. In full mode the only addresses Kea offers are the pool's, so the offered-address
+  half is decided here: a site holding the whole pool always matches, one holding none of it
+  matches by relay address, one holding part of it is refused. Each site class also tests
+  ``not member()`` of the earlier sites that can match the same query, so a later site never
+  fills in a URL or boot file the first matching site leaves unset (the engine takes only the
+  first site).
 - **Option bytes.** Every value is written as hex with ``csv-format: false``, so what goes on
   the wire is exactly the engine's encoding (no escaping, no NUL). Option 43 has no data format
-  in Kea (it encapsulates a space); the ``FANVIL`` class redefines it as ``binary``, which Kea
-  allows for 43 inside a class. Codes 128..254 need no definition for hex data.
+  in Kea (it encapsulates a space); each class that sends it redefines it as ``binary``, which
+  Kea allows for 43 inside a class. Codes 128..254 need no definition for hex data.
 - **always_send** -> ``"always-send": true`` on each option; the BOOTP file field is a header
   field and is set whenever a boot file is decided.
 """
@@ -25,13 +31,14 @@ How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from typing import Any
 
 from .. import options
 from ..engine import Engine, encode_url_options
 from ..errors import RenderError
-from ..policy import Policy
+from ..policy import Policy, Site
 from . import FullConfig
 
 TARGET = "kea"
@@ -43,7 +50,7 @@ OPTION_43_AS_BINARY = {"name": "fanvil-vendor-specific", "code": 43, "type": "bi
 
 def render(policy: Policy, full: FullConfig | None = None, *, sites_by_relay: bool = False) -> str:
     """Kea JSON: the keys to merge into ``Dhcp4``, or a complete configuration with ``full``."""
-    if policy.sites and not sites_by_relay:
+    if policy.sites and not sites_by_relay and full is None:
         site = policy.sites[0]
         raise RenderError(
             TARGET,
@@ -51,9 +58,10 @@ def render(policy: Policy, full: FullConfig | None = None, *, sites_by_relay: bo
             "Kea classifies a query before it picks an address, so a client class cannot "
             "test the offered address; render sites by relay address only with "
             "--sites-by-relay (direct clients on a site's subnet then get the default URL), "
-            "or use the hook (`kea-fanvil render kea-hook`), which matches both",
+            "or render a full configuration (--full: the pool tells which sites hold the offered "
+            "address), or use the hook (`kea-fanvil render kea-hook`), which matches both",
         )
-    classes = [_phone_class(policy), *_device_classes(policy), *_site_classes(policy)]
+    classes = [_phone_class(policy), *_device_classes(policy), *_site_classes(policy, full)]
     classes.append(
         _options_class(
             policy, DEFAULT_CLASS, f"member('{PHONE_CLASS}')", policy.provisioning.url, None
@@ -91,10 +99,16 @@ def _option_data(policy: Policy, url: str | None, boot: str | None) -> list[dict
 
 
 def _vendor_class_test(prefix: str) -> str:
+    """Option 60 starts with ``prefix``, as the engine tests it: the data with its ASCII letters
+    lowered (``bytes.lower``) starts with ``prefix.lower()`` encoded in UTF-8."""
     terms = []
-    for i, char in enumerate(prefix.encode()):
-        # ASCII letters only, as the engine's bytes.lower() does.
-        spellings = sorted({char, *bytes([char]).lower(), *bytes([char]).upper()})
+    for i, char in enumerate(prefix.lower().encode()):
+        # The data bytes whose ASCII-lowered value is ``char``: an upper-case ASCII letter is
+        # never the result of lowering (only ``str.lower`` of a non-ASCII letter can yield
+        # one), so such a prefix can never match, as in the engine.
+        spellings = sorted(v for v in range(256) if bytes([v]).lower()[0] == char)
+        if not spellings:
+            return "false"
         alternatives = [f"substring(option[60].hex,{i},1) == 0x{c:02x}" for c in spellings]
         terms.append(
             alternatives[0] if len(alternatives) == 1 else f"({' or '.join(alternatives)})"
@@ -145,7 +159,7 @@ def _device_classes(policy: Policy) -> list[dict[str, Any]]:
     return out
 
 
-def _giaddr_test(network: Any) -> str:
+def _giaddr_test(network: ipaddress.IPv4Network) -> str:
     """``pkt4.giaddr`` inside ``network``: whole bytes compared, a partial byte enumerated."""
     packed = network.network_address.packed
     whole, bits = divmod(network.prefixlen, 8)
@@ -162,32 +176,81 @@ def _giaddr_test(network: Any) -> str:
     return "(" + " and ".join(terms) + ")"
 
 
-def _site_classes(policy: Policy) -> list[dict[str, Any]]:
+def _pool_share(site: Site, full: FullConfig) -> str:
+    """How much of the full configuration's pool the site holds: "all", "none" or "part"."""
+    first, last = (int(a) for a in full.pool)
+    held = 0
+    for network in ipaddress.collapse_addresses(site.subnets):
+        low = max(first, int(network.network_address))
+        high = min(last, int(network.broadcast_address))
+        held += max(0, high - low + 1)
+    if held == last - first + 1:
+        return "all"
+    return "none" if held == 0 else "part"
+
+
+def _site_name(i: int, site: Site) -> str:
+    if site.name != "".join(c for c in site.name if c.isalnum() or c in "-_."):
+        raise RenderError(
+            TARGET,
+            f"sites[{i}] ({site.name})",
+            "a site name for Kea may hold letters, digits, '-', '_' and '.'",
+        )
+    return f"fanvil-site-{site.name}"
+
+
+def _site_classes(policy: Policy, full: FullConfig | None) -> list[dict[str, Any]]:
+    """One class per site, in policy order, each excluding the earlier sites that can match
+    the same query: the engine takes its URL and boot file from the first matching site only,
+    while Kea would fill an option the first class leaves unset from a later class."""
+    names = [_site_name(i, site) for i, site in enumerate(policy.sites)]
+    always: list[bool] = []  # the site holds the offered address of every query (full mode)
     out = []
     for i, site in enumerate(policy.sites):
-        if site.name != "".join(c for c in site.name if c.isalnum() or c in "-_."):
+        share = "none" if full is None else _pool_share(site, full)
+        if share == "part":
+            assert full is not None
             raise RenderError(
                 TARGET,
                 f"sites[{i}] ({site.name})",
-                "a site name for Kea may hold letters, digits, '-', '_' and '.'",
+                f"its subnet holds part of the pool {full.pool[0]}-{full.pool[1]}; Kea "
+                "classifies a query before it picks an address, so which part an address "
+                "falls in cannot be tested. Make the site hold all of the pool or none of it, "
+                "or use the hook (`kea-fanvil render kea-hook`)",
             )
-        networks = " or ".join(_giaddr_test(n) for n in site.subnets)
-        test = f"member('{PHONE_CLASS}') and ({networks})"
-        out.append(
-            _options_class(policy, f"fanvil-site-{site.name}", test, site.url, site.boot_file)
-        )
+        always.append(share == "all")
+        earlier = [
+            names[j]
+            for j, other in enumerate(policy.sites[:i])
+            if always[i]
+            or always[j]
+            or any(a.overlaps(b) for a in site.subnets for b in other.subnets)
+        ]
+        terms = [f"member('{PHONE_CLASS}')", *(f"not member('{n}')" for n in earlier)]
+        if not always[i]:
+            terms.append("(" + " or ".join(_giaddr_test(n) for n in site.subnets) + ")")
+        entry = _options_class(policy, names[i], " and ".join(terms), site.url, site.boot_file)
+        if full is not None:
+            entry["user-context"] = {
+                "matches": "every query: the site holds the whole pool"
+                if always[i]
+                else "relayed queries whose relay address is in the site's subnet"
+            }
+        out.append(entry)
     return out
 
 
 def _full(full: FullConfig) -> dict[str, Any]:
-    state = full.state_dir or "/var/lib/kea"
+    """The rest of a configuration that runs as is: one interface, one subnet, one pool."""
+    leases = (
+        f"{full.state_dir}/kea-leases4.csv" if full.state_dir else "/var/lib/kea/kea-leases4.csv"
+    )
+    socket = f"{full.state_dir}/kea4-ctrl-socket" if full.state_dir else "/run/kea/kea4-ctrl-socket"
     return {
         "interfaces-config": {"interfaces": [full.interface]},
-        "lease-database": {
-            "type": "memfile",
-            "persist": True,
-            "name": f"{state}/kea-leases4.csv",
-        },
+        # For `config-reload` and `kea-shell` (see docs/kea-native.md).
+        "control-socket": {"socket-type": "unix", "socket-name": socket},
+        "lease-database": {"type": "memfile", "persist": True, "name": leases},
         "valid-lifetime": 3600,
         "subnet4": [
             {
