@@ -30,7 +30,6 @@ How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 from typing import Any
@@ -39,7 +38,7 @@ from .. import options
 from ..engine import Engine, encode_url_options
 from ..errors import RenderError
 from ..policy import Policy, Site
-from . import FullConfig
+from . import FullConfig, policy_digest
 
 TARGET = "kea"
 PHONE_CLASS = "FANVIL"
@@ -70,7 +69,7 @@ def render(policy: Policy, full: FullConfig | None = None, *, sites_by_relay: bo
     dhcp4: dict[str, Any] = {"client-classes": classes}
     if full is not None:
         dhcp4 = _full(full) | dhcp4
-    digest = hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:16]
+    digest = policy_digest(policy)
     document = {
         "Dhcp4": {
             "user-context": {
