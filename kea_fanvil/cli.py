@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .credentials import credential_fields, exposure_warnings, mask
 from .engine import Decision, Engine, Request
 from .errors import KeaFanvilError, PolicyError, RenderError
 from .identify import mac_bytes, normalize_mac
@@ -36,7 +38,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _load(path: Path) -> Policy:
     try:
-        return load_policy(path)
+        policy = load_policy(path)
     except PolicyError as exc:
         count = len(exc.problems)
         err.print(
@@ -48,11 +50,23 @@ def _load(path: Path) -> Policy:
         for problem in exc.problems:
             err.print(problem.render(str(path)), markup=False, soft_wrap=True)
         sys.exit(1)
+    for warning in exposure_warnings(path, policy):
+        err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
+    return policy
 
 
 policy_argument = click.argument(
     "policy", type=click.Path(path_type=Path, dir_okay=False), metavar="POLICY"
 )
+show_secrets_option = click.option(
+    "--show-secrets",
+    is_flag=True,
+    help="Print passwords in URLs (user:password@host) as they are, not as user:****@host.",
+)
+
+
+def _shown(text: str, show_secrets: bool) -> str:
+    return text if show_secrets else mask(text)
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,10 +85,12 @@ def main() -> None:
 
 @main.command(epilog=EPILOG)
 @policy_argument
-def validate(policy: Path) -> None:
+@show_secrets_option
+def validate(policy: Path, show_secrets: bool) -> None:
     """Check POLICY and print a one-screen summary of what it does.
 
     Every problem is reported as FILE:LINE:COLUMN: FIELD: MESSAGE, and the command exits 1.
+    A policy file that every user can read and that holds passwords gets a warning.
     """
     loaded = _load(policy)
     engine = Engine(loaded)
@@ -90,7 +106,7 @@ def validate(policy: Path) -> None:
         carriers.append(f"option 43 sub-option {d.option_43}")
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("policy", str(policy))
-    table.add_row("default URL", loaded.provisioning.url)
+    table.add_row("default URL", _shown(loaded.provisioning.url, show_secrets))
     table.add_row("delivered in", ", ".join(carriers))
     table.add_row("always send", "yes" if d.always_send else "only when asked (option 55)")
     table.add_row(
@@ -104,6 +120,9 @@ def validate(policy: Path) -> None:
     table.add_row(
         "devices", f"{len(loaded.devices)} ({with_url} with own URL, {with_boot} with boot file)"
     )
+    secret = credential_fields(loaded)
+    if secret:
+        table.add_row("passwords", f"in {len(secret)} URLs" + ("" if show_secrets else " (masked)"))
     out.print(table)
     if loaded.sites:
         sites = Table("site", "subnets", "URL", "boot file", title="sites (first match wins)")
@@ -111,7 +130,7 @@ def validate(policy: Path) -> None:
             sites.add_row(
                 s.name,
                 ", ".join(map(str, s.subnets)),
-                s.url or "(default)",
+                _shown(s.url, show_secrets) if s.url else "(default)",
                 s.boot_file or "-",
             )
         out.print(sites)
@@ -147,18 +166,28 @@ def _option_text(data: bytes) -> str:
     return text if data.isascii() and text.isprintable() else ""
 
 
-def decision_json(mac: str, decision: Decision) -> dict[str, Any]:
+def _option_view(data: bytes, show_secrets: bool) -> tuple[str, str | None]:
+    """(text, hex) of an option's data; hex is None when it would reveal a password."""
+    # latin-1 keeps one character per byte, so a sub-option's framing cannot hide a URL.
+    raw = data.decode("latin-1")
+    if not show_secrets and mask(raw) != raw:
+        return mask("".join(c if c.isprintable() else "." for c in raw)), None
+    return _option_text(data), data.hex()
+
+
+def decision_json(mac: str, decision: Decision, show_secrets: bool = False) -> dict[str, Any]:
+    options = []
+    for code, data in decision.options:
+        text, hex_data = _option_view(data, show_secrets)
+        options.append({"code": code, "hex": hex_data, "text": text, "masked": hex_data is None})
     return {
         "mac": mac,
         "matched_by": decision.matched_by,
         "model": decision.model or None,
         "firmware": decision.firmware or None,
-        "url": decision.url,
+        "url": _shown(decision.url, show_secrets) if decision.url else decision.url,
         "site": decision.site,
-        "options": [
-            {"code": code, "hex": data.hex(), "text": _option_text(data)}
-            for code, data in decision.options
-        ],
+        "options": options,
         "boot_file": decision.boot_file,
     }
 
@@ -171,6 +200,7 @@ def decision_json(mac: str, decision: Decision) -> dict[str, Any]:
 @click.option("--giaddr", help="Relay agent address, for a relayed request.")
 @click.option("--yiaddr", help="The address the server offers.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@show_secrets_option
 def decide(
     policy: Path,
     mac: str,
@@ -179,10 +209,12 @@ def decide(
     giaddr: str | None,
     yiaddr: str | None,
     as_json: bool,
+    show_secrets: bool,
 ) -> None:
     """Dry run: what a phone would get from POLICY. No packet is sent.
 
-    Options are listed in the order they go on the wire (by code).
+    Options are listed in the order they go on the wire (by code). An option holding a
+    password shows it masked and no hex, unless --show-secrets.
     """
     try:
         mac = normalize_mac(mac)
@@ -197,7 +229,7 @@ def decide(
     )
     decision = Engine(_load(policy)).decide(request)
     if as_json:
-        click.echo(json.dumps(decision_json(mac, decision), indent=2))
+        click.echo(json.dumps(decision_json(mac, decision, show_secrets), indent=2))
         return
     if decision.matched_by is None:
         out.print(f"{mac}: not a Fanvil phone under this policy; nothing is added")
@@ -205,13 +237,13 @@ def decide(
     vendor = f", model {decision.model}" if decision.model else ""
     vendor += f", firmware {decision.firmware}" if decision.firmware else ""
     out.print(f"{mac}: matched by {decision.matched_by}{vendor}", markup=False)
-    out.print(
-        f"URL: {decision.url}" + (f" (site {decision.site})" if decision.site else ""), markup=False
-    )
+    url = _shown(decision.url or "", show_secrets)
+    out.print(f"URL: {url}" + (f" (site {decision.site})" if decision.site else ""), markup=False)
     table = Table("code", "text", "hex")
     table.columns[2].overflow = "fold"
     for code, data in decision.options:
-        table.add_row(str(code), _option_text(data) or "-", data.hex())
+        text, hex_data = _option_view(data, show_secrets)
+        table.add_row(str(code), text or "-", hex_data or "(holds a password: --show-secrets)")
     out.print(table)
     if decision.boot_file:
         out.print(f"BOOTP file field: {decision.boot_file}", markup=False)
@@ -293,6 +325,41 @@ def _full_config(
     return FullConfig(interface, network, (first, last), state_dir)
 
 
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file (replaced atomically; mode 0600 when it holds passwords) "
+    "instead of printing.",
+)
+
+
+def _emit(text: str, output: Path | None, show_secrets: bool, secret_fields: list[str]) -> None:
+    """Print or write a rendered configuration, which must hold passwords as they are."""
+    if output is None:
+        if secret_fields and not show_secrets:
+            # Masking would hand the server a URL the phones cannot log in with.
+            _fail(
+                f"the policy holds passwords ({', '.join(secret_fields[:3])}); the "
+                "configuration needs them as they are: write it with -o FILE (mode 0600), "
+                "or pass --show-secrets to print it"
+            )
+        click.echo(text, nl=False)
+        return
+    temporary = output.with_name(f".{output.name}.kea-fanvil-tmp")
+    try:
+        fd = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret_fields else 0o644
+        )
+        with os.fdopen(fd, "w", encoding="utf-8") as out_file:
+            out_file.write(text)
+        os.replace(temporary, output)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    err.print(f"wrote {output}", markup=False)
+
+
 def _render_command(target: str, what: str) -> None:
     summary = (
         f"Print POLICY as {what}.\n\nBy default a fragment to merge into an existing "
@@ -315,6 +382,8 @@ def _render_command(target: str, what: str) -> None:
         help="Kea only: match sites by relay address alone (Kea's classes cannot see the "
         "offered address; direct clients on a site's subnet get the default URL).",
     )
+    @output_option
+    @show_secrets_option
     def command(
         policy: Path,
         full: bool,
@@ -323,6 +392,8 @@ def _render_command(target: str, what: str) -> None:
         pool: str | None,
         state_dir: str | None,
         sites_by_relay: bool,
+        output: Path | None,
+        show_secrets: bool,
     ) -> None:
         if sites_by_relay and target != "kea":
             raise click.UsageError("--sites-by-relay is for `render kea` only")
@@ -336,7 +407,7 @@ def _render_command(target: str, what: str) -> None:
             text: str = module.render(loaded, config, **extra)
         except RenderError as exc:
             _fail(str(exc))
-        click.echo(text, nl=False)
+        _emit(text, output, show_secrets, credential_fields(loaded))
 
 
 _render_command("kea", "Kea Dhcp4 client classes (no hook needed)")

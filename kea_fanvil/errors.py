@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .credentials import mask
+
 
 class KeaFanvilError(Exception):
     """Base of every error this package raises on purpose."""
@@ -32,7 +34,8 @@ class PolicyProblem:
             if self.column is not None:
                 where += f":{self.column}"
         field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        # Messages may quote the offending URL; its password must not reach the terminal.
+        return mask(f"{where}:{field} {self.message}")
 
 
 class PolicyError(KeaFanvilError):

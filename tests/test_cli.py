@@ -66,7 +66,12 @@ def test_decide_json_shape() -> None:
     url = "https://prov.example.com/special/desk-12/"
     assert data["url"] == url
     assert [o["code"] for o in data["options"]] == [43, 66, 67, 160]
-    assert data["options"][0] == {"code": 43, "hex": url.encode().hex(), "text": url}
+    assert data["options"][0] == {
+        "code": 43,
+        "hex": url.encode().hex(),
+        "text": url,
+        "masked": False,
+    }
     assert data["boot_file"] == "desk-12.cfg"
 
 
