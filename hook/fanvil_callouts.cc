@@ -56,7 +56,14 @@ int load(LibraryHandle& handle) {
             LOG_WARN(fanvil_logger, FANVIL_PYTHON_KEPT)
                 .arg(impl->pythonExecutable()).arg(config.python);
         }
-        LOG_INFO(fanvil_logger, FANVIL_LOADED).arg(policy).arg(impl->pythonExecutable());
+        if (impl->keptPrevious()) {
+            // Loading anyway keeps Kea serving: refusing here would leave Kea 2.2 with no
+            // configuration at all after a config-reload (DHCP4_CONFIG_UNRECOVERABLE_ERROR).
+            LOG_ERROR(fanvil_logger, FANVIL_POLICY_KEPT).arg(policy).arg(impl->policyDetail());
+        } else {
+            LOG_INFO(fanvil_logger, FANVIL_LOADED)
+                .arg(policy).arg(impl->pythonExecutable()).arg(impl->policyDetail());
+        }
     } catch (const PolicyInvalid& ex) {
         LOG_ERROR(fanvil_logger, FANVIL_POLICY_INVALID).arg(policy).arg(ex.what());
         impl.reset();
@@ -70,7 +77,8 @@ int load(LibraryHandle& handle) {
 }
 
 int unload() {
-    // Drops the policy's Python references; the interpreter itself stays (python_bridge.cc).
+    // Stops the policy watcher and drops the policy's Python references; the interpreter
+    // itself, with the loaded policy as the fallback for the next load, stays (python_bridge.cc).
     impl.reset();
     LOG_INFO(fanvil_logger, FANVIL_UNLOADED);
     return (0);

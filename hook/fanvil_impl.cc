@@ -16,6 +16,8 @@ namespace {
 const char* const STAT_MATCHED = "pkt4-fanvil-matched";
 const char* const STAT_CHANGED = "pkt4-fanvil-changed";
 const char* const STAT_ERRORS = "pkt4-fanvil-errors";
+const char* const STAT_RELOADS = "fanvil-policy-reloads";
+const char* const STAT_RELOAD_FAILURES = "fanvil-policy-reload-failures";
 
 void bump(const char* name) {
     isc::stats::StatsMgr::instance().addValue(name, int64_t(1));
@@ -33,6 +35,38 @@ std::optional<Bytes> optionData(Pkt4& pkt, uint16_t code) {
     // toBinary, not getData: typed options (55 is a uint8 array) keep their value elsewhere.
     if (opt) return opt->toBinary(false);
     return std::nullopt;
+}
+
+// Masks the password of every URL in `text` ("user:****@"), for lines that quote a URL from
+// outside the Python side's own masking (exception texts). Mirrors kea_fanvil.credentials.mask.
+std::string maskSecrets(std::string text) {
+    size_t pos = 0;
+    while ((pos = text.find("://", pos)) != std::string::npos) {
+        size_t start = pos + 3;
+        size_t end = text.find_first_of("/?# \t\n'\"", start);
+        if (end == std::string::npos) end = text.size();
+        size_t at = text.rfind('@', end);
+        size_t colon = text.find(':', start);
+        if (at != std::string::npos && at >= start && colon < at && at > colon + 1) {
+            text.replace(colon + 1, at - colon - 1, "****");
+            end = colon + 6;
+        }
+        pos = end;
+    }
+    return text;
+}
+
+// Reports from the Python side's policy watcher (a Python thread, GIL held).
+void logFromPython(const std::string& kind, const std::string& path, const std::string& text) {
+    if (kind == "reloaded") {
+        bump(STAT_RELOADS);
+        LOG_INFO(fanvil_logger, FANVIL_POLICY_RELOADED).arg(path).arg(maskSecrets(text));
+    } else if (kind == "reload-failed") {
+        bump(STAT_RELOAD_FAILURES);
+        LOG_ERROR(fanvil_logger, FANVIL_POLICY_RELOAD_FAILED).arg(path).arg(maskSecrets(text));
+    } else {
+        LOG_WARN(fanvil_logger, FANVIL_POLICY_WARNING).arg(path).arg(maskSecrets(text));
+    }
 }
 
 } // namespace
@@ -62,10 +96,19 @@ Config Config::parse(const ConstElementPtr& params) {
                 isc_throw(isc::BadValue, "'error-log-interval' must be an integer >= 0 (seconds)");
             }
             c.error_log_interval = static_cast<long>(value->intValue());
+        } else if (name == "policy-reload-interval") {
+            double seconds = value->getType() == Element::integer ? double(value->intValue())
+                             : value->getType() == Element::real  ? value->doubleValue()
+                                                                  : -1.0;
+            if (!(seconds >= 0.0 && seconds <= 86400.0)) {
+                isc_throw(isc::BadValue, "'policy-reload-interval' must be a number of seconds "
+                          "from 0 (no reloading) to 86400");
+            }
+            c.policy_reload_interval = seconds;
         } else {
             // A typo ("polciy") would otherwise be silently ignored.
             isc_throw(isc::BadValue, "unknown parameter '" << name << "' (known: policy, python, "
-                      "python-path, error-log-interval)");
+                      "python-path, error-log-interval, policy-reload-interval)");
         }
     }
     if (c.policy.empty()) {
@@ -93,11 +136,17 @@ std::optional<std::string> ErrorThrottle::admit(Kind kind) {
 }
 
 FanvilImpl::FanvilImpl(const Config& config)
-    : policy_(config.python, config.python_path, config.policy),
+    : policy_(config.python, config.python_path, config.policy, config.policy_reload_interval,
+              logFromPython),
       throttle_(config.error_log_interval) {
     auto& stats = isc::stats::StatsMgr::instance();
     for (const char* name : {STAT_MATCHED, STAT_CHANGED, STAT_ERRORS}) {
         stats.setValue(name, int64_t(0));
+    }
+    // Not zeroed: the watcher may already have reported before this line. Started at 0 only
+    // if absent, so they are listed from the start and survive nothing but a restart.
+    for (const char* name : {STAT_RELOADS, STAT_RELOAD_FAILURES}) {
+        if (!stats.getObservation(name)) stats.setValue(name, int64_t(0));
     }
 }
 
@@ -162,7 +211,7 @@ void FanvilImpl::report(ErrorThrottle::Kind kind, const std::string& label,
     const isc::log::MessageID& id = kind == ErrorThrottle::DECIDE   ? FANVIL_DECIDE_FAILED
                                     : kind == ErrorThrottle::DECISION ? FANVIL_BAD_DECISION
                                                                       : FANVIL_PACKET_ERROR;
-    LOG_ERROR(fanvil_logger, id).arg(label).arg(what).arg(*suffix);
+    LOG_ERROR(fanvil_logger, id).arg(label).arg(maskSecrets(what)).arg(*suffix);
 }
 
 } // namespace fanvil

@@ -27,11 +27,13 @@ namespace fanvil {
 //   python              interpreter whose venv to embed (only the first load in a process counts)
 //   python-path         string or list of strings prepended to sys.path (tests, development)
 //   error-log-interval  seconds between two log lines of the same kind of per-packet failure
+//   policy-reload-interval  seconds between two checks of the policy files for changes (0: off)
 struct Config {
     std::string policy;
     std::string python = FANVIL_DEFAULT_PYTHON;
     std::vector<std::string> python_path;
     long error_log_interval = 60;  // seconds; 0 logs every failure
+    double policy_reload_interval = 5.0;
 
     // Throws isc::BadValue naming the offending parameter.
     static Config parse(const isc::data::ConstElementPtr& params);
@@ -65,6 +67,9 @@ public:
     void process(const isc::dhcp::Pkt4Ptr& query, const isc::dhcp::Pkt4Ptr& response);
 
     const std::string& pythonExecutable() const { return policy_.executable(); }
+    // See PythonPolicy::keptPrevious() and detail().
+    bool keptPrevious() const { return policy_.keptPrevious(); }
+    const std::string& policyDetail() const { return policy_.detail(); }
 
 private:
     static Request marshal(isc::dhcp::Pkt4& query, const isc::dhcp::Pkt4& response);

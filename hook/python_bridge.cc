@@ -220,10 +220,32 @@ Decision convert(PyObject* result) {
     return d;
 }
 
+// The Python-callable face of the LogSink. The function object handed to hook_entry.load()
+// points into this library, so hook_entry.stop() must have ended every caller before unload.
+LogSink current_sink = nullptr;
+
+PyObject* logThunk(PyObject*, PyObject* args) {
+    const char *kind, *path, *text;
+    if (!PyArg_ParseTuple(args, "sss", &kind, &path, &text)) return nullptr;
+    LogSink sink = current_sink;
+    if (sink) {
+        try {
+            sink(kind, path, text);
+        } catch (...) {
+            // Logging must not turn into a Python exception in the watcher.
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef log_method = {"kea_log", logThunk, METH_VARARGS,
+                          "Report (kind, policy path, text) to Kea's log."};
+
 } // namespace
 
 PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
-                           const std::string& policy_path) {
+                           const std::string& policy_path, double reload_interval,
+                           LogSink sink) {
     startInterpreter(python);
     Gil gil;
     prependSysPath(extra_paths);
@@ -236,28 +258,49 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
     }
     PyRef load(PyObject_GetAttrString(module.get(), "load"));
     PyRef decide(PyObject_GetAttrString(module.get(), "decide"));
-    if (!load || !decide || !PyCallable_Check(load.get()) || !PyCallable_Check(decide.get())) {
+    PyRef stop(PyObject_GetAttrString(module.get(), "stop"));
+    if (!load || !decide || !stop || !PyCallable_Check(load.get()) ||
+        !PyCallable_Check(decide.get()) || !PyCallable_Check(stop.get())) {
         PyErr_Clear();
-        throw std::runtime_error("kea_fanvil.hook_entry lacks load() or decide()");
+        throw std::runtime_error("kea_fanvil.hook_entry lacks load(), decide() or stop()");
     }
+    current_sink = sink;
+    PyRef log(PyCFunction_New(&log_method, nullptr));
     PyRef path(PyUnicode_DecodeFSDefault(policy_path.c_str()));
-    PyRef result(path ? PyObject_CallOneArg(load.get(), path.get()) : nullptr);
+    PyRef interval(PyFloat_FromDouble(reload_interval));
+    if (!log || !path || !interval) throw std::runtime_error(takeError());
+    PyRef result(PyObject_CallFunctionObjArgs(load.get(), path.get(), interval.get(), log.get(),
+                                              nullptr));
     if (!result) throw std::runtime_error("hook_entry.load() raised " + takeError());
-    const char* text = PyUnicode_Check(result.get()) ? PyUnicode_AsUTF8(result.get()) : nullptr;
-    if (!text) {
+    const char* outcome = nullptr;
+    const char* text = nullptr;
+    if (!PyArg_ParseTuple(result.get(), "ss", &outcome, &text)) {
         PyErr_Clear();
         throw std::runtime_error("hook_entry.load() returned " + typeName(result.get()) +
-                                 ", not str");
+                                 ", not (outcome, text)");
     }
-    if (*text) throw PolicyInvalid(text);
+    detail_ = text;
+    const std::string how = outcome;
+    if (how == "invalid") throw PolicyInvalid(detail_);
+    if (how != "loaded" && how != "kept") {
+        PyRef stopped(PyObject_CallNoArgs(stop.get()));  // a watcher must not outlive us
+        PyErr_Clear();
+        throw std::runtime_error("hook_entry.load() returned the unknown outcome " + how);
+    }
+    kept_ = how == "kept";
     decide_ = decide.release();
+    stop_ = stop.release();
 }
 
 PythonPolicy::~PythonPolicy() {
-    if (decide_) {
-        Gil gil;
-        Py_DECREF(decide_);
+    if (!decide_) return;
+    Gil gil;
+    if (stop_) {
+        PyRef done(PyObject_CallNoArgs(stop_));
+        if (!done) PyErr_Clear();  // nothing to report to from a destructor
+        Py_DECREF(stop_);
     }
+    Py_DECREF(decide_);
 }
 
 std::optional<Decision> PythonPolicy::decide(const Request& r) const {

@@ -39,13 +39,21 @@ struct BadDecision : std::runtime_error { using std::runtime_error::runtime_erro
 // hook_entry.load() rejected the policy; the text is the Python side's explanation.
 struct PolicyInvalid : std::runtime_error { using std::runtime_error::runtime_error; };
 
+// Receives what the Python side reports on its own (the policy watcher's reloads, warnings):
+// kind ("reloaded", "reload-failed", "warning"), policy path, text. Called from a Python thread
+// with the GIL held, so it must not call back into Python.
+using LogSink = void (*)(const std::string& kind, const std::string& path,
+                         const std::string& text);
+
 class PythonPolicy {
 public:
     // Starts the interpreter if this process has none yet (else keeps it), prepends
-    // `extra_paths` to sys.path, imports kea_fanvil.hook_entry and loads the policy.
-    // Throws PolicyInvalid, or std::runtime_error for everything else.
+    // `extra_paths` to sys.path, imports kea_fanvil.hook_entry and loads the policy, watching
+    // it for changes every `reload_interval` seconds (0: never). Throws PolicyInvalid, or
+    // std::runtime_error for everything else.
     PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
-                 const std::string& policy_path);
+                 const std::string& policy_path, double reload_interval, LogSink sink);
+    // Stops the watcher (waiting for a reload in progress) before the library can go away.
     ~PythonPolicy();
     PythonPolicy(const PythonPolicy&) = delete;
     PythonPolicy& operator=(const PythonPolicy&) = delete;
@@ -57,9 +65,18 @@ public:
     // interpreter was started by an earlier load with another `python`).
     const std::string& executable() const { return executable_; }
 
+    // True when the policy file was broken but a policy loaded earlier in this process (before
+    // a config-reload) stays in force; detail() then says why.
+    bool keptPrevious() const { return kept_; }
+    // The loaded policy's summary, or why the previous one was kept.
+    const std::string& detail() const { return detail_; }
+
 private:
     PyObject* decide_ = nullptr;
+    PyObject* stop_ = nullptr;
     std::string executable_;
+    bool kept_ = false;
+    std::string detail_;
 };
 
 } // namespace fanvil

@@ -22,8 +22,12 @@ KEA_OWN_66 = "tftp://198.18.0.1/kea-default.cfg"
 PRL = bytes([1, 3, 6, 66])
 
 STAND_IN = """\
-def load(policy_path):
-    return ""
+def load(policy_path, reload_interval=0.0, log=None):
+    return ("loaded", "stand-in")
+
+
+def stop():
+    pass
 
 
 def decide(mac, opt60, opt55, giaddr, yiaddr):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class _StrictLoader(_Loader):  # type: ignore[valid-type,misc]
         seen: dict[Any, yaml.Node] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                break  # `? [a, b]`: the base class reports the unhashable key
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None,
@@ -141,16 +143,35 @@ def _read_csv(path: Path) -> tuple[list[dict[str, str]], list[int]]:
     return rows, where
 
 
-def parse_policy(text: str, source: str = "<policy>", base_dir: Path | None = None) -> Policy:
-    """Validate policy text; raise :class:`PolicyError` listing every problem found."""
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
+def _yaml_problem(text: str, exc: yaml.YAMLError | UnicodeEncodeError) -> PolicyProblem:
+    """Where and why the YAML cannot be read.
+
+    A reader error (a control character) has an offset instead of a mark: in the UTF-8 bytes
+    for libyaml, in the text for PyYAML. A lone surrogate cannot even be encoded for libyaml.
+    """
+    if isinstance(exc, UnicodeEncodeError):
+        offset, reason = exc.start, f"character {text[exc.start]!r} is not valid Unicode text"
+    elif isinstance(exc, yaml.reader.ReaderError):
+        offset, reason = exc.position, str(exc).split("\n", 1)[0]
+        if _Loader is not yaml.SafeLoader:
+            offset = len(text.encode()[:offset].decode("utf-8", "ignore"))
+    else:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
         line = mark.line + 1 if mark is not None else None
         column = mark.column + 1 if mark is not None else None
-        raise PolicyError(source, [PolicyProblem(f"YAML: {reason}", "", line, column)]) from None
+        return PolicyProblem(f"YAML: {reason}", "", line, column)
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return PolicyProblem(f"YAML: {reason}", "", line, column)
+
+
+def parse_policy(text: str, source: str = "<policy>", base_dir: Path | None = None) -> Policy:
+    """Validate policy text; raise :class:`PolicyError` listing every problem found."""
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except (yaml.YAMLError, UnicodeEncodeError) as exc:
+        raise PolicyError(source, [_yaml_problem(text, exc)]) from None
     if not isinstance(data, dict):
         raise PolicyError(
             source,
@@ -199,6 +220,15 @@ def _with_inventory(policy: Policy, source: str, base_dir: Path, locator: _Locat
         ]
         raise PolicyError(source, problems) from None
     return policy.model_copy(update={"devices": [*policy.devices, *extra]})
+
+
+def source_files(path: str | Path, policy: Policy) -> list[Path]:
+    """The files ``policy`` was read from: the policy file, then its inventory if it has one."""
+    path = Path(path)
+    files = [path]
+    if policy.devices_file:
+        files.append(path.parent / policy.devices_file)
+    return files
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from kea_fanvil import Engine, Request, hook_entry, parse_policy
+from kea_fanvil import Engine, Request, parse_policy
 
 POLICY = """\
 version: 1
@@ -221,25 +220,3 @@ def test_oui_organizations_come_from_the_registry() -> None:
         )
     )
     assert plain.decide(Request(bytes.fromhex("0c383e000001"))).matched_by == "oui"
-
-
-def test_hook_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hook_entry, "_engine", None)  # restored after the test
-    with pytest.raises(RuntimeError, match="before a policy was loaded"):
-        hook_entry.decide(b"\x0c\x38\x3e\0\0\1", None, None, bytes(4), bytes(4))
-    assert "cannot read the policy" in hook_entry.load(str(tmp_path / "missing.yaml"))
-    assert "cannot read the policy" in hook_entry.load(str(tmp_path))  # a directory
-    latin1 = tmp_path / "latin1.yaml"
-    latin1.write_bytes(b"version: 1\n# caf\xe9\n")
-    assert "cannot read the policy" in hook_entry.load(str(latin1))
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\n")
-    assert hook_entry.load(str(bad)) == f"{bad}:1:1: provisioning: required key is missing"
-    good = tmp_path / "good.yaml"
-    good.write_text(POLICY.format(always_send="true", organizations="[]"))
-    assert hook_entry.load(str(good)) == ""
-    assert hook_entry.decide(b"\x0c\x38\x3e\0\0\1", None, None, bytes(4), bytes(4)) == (
-        tuple(_url(DEFAULT)),
-        None,
-    )
-    assert hook_entry.decide(b"\x00\x15\x65\0\0\1", b"yealink", None, bytes(4), bytes(4)) is None

@@ -1,0 +1,158 @@
+"""kea_fanvil.hook_entry, the Python face of the Kea hook: load outcomes and the file watcher.
+
+The same behaviour is tested inside real kea-dhcp4 in integration/test_hook_reload.py; here it
+runs in-process, so every branch is cheap to reach.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kea_fanvil import hook_entry
+
+PHONE = b"\x0c\x38\x3e\0\0\1"
+ZERO = bytes(4)
+POLICY = 'version: 1\nprovisioning:\n  url: "{url}"\ndelivery:\n  option_43: "off"\n'
+
+
+@pytest.fixture(autouse=True)
+def _fresh_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(hook_entry, "_engine", None)  # restored after the test
+    yield
+    hook_entry.stop()
+
+
+def url_of(decision: object) -> bytes:
+    assert isinstance(decision, tuple)
+    ((code, data),) = decision[0]
+    assert code == 66
+    return bytes(data)
+
+
+def write(path: Path, text: str) -> None:
+    new = path.with_name(path.name + ".new")
+    new.write_text(text)
+    os.replace(new, path)  # a new inode: the watcher must not depend on mtime granularity
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_load_outcomes(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="before a policy was loaded"):
+        hook_entry.decide(PHONE, None, None, ZERO, ZERO)
+    outcome, why = hook_entry.load(str(tmp_path / "missing.yaml"))
+    assert outcome == "invalid" and "cannot read the policy" in why
+    assert "cannot read the policy" in hook_entry.load(str(tmp_path))[1]  # a directory
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"version: 1\n# caf\xe9\n")
+    assert "cannot read the policy" in hook_entry.load(str(latin1))[1]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\n")
+    assert hook_entry.load(str(bad)) == (
+        "invalid",
+        f"{bad}:1:1: provisioning: required key is missing",
+    )
+
+    good = tmp_path / "good.yaml"
+    good.write_text(POLICY.format(url="http://a:pw@v1.example.com/$mac.cfg"))
+    assert hook_entry.load(str(good)) == (
+        "loaded",
+        "0 devices, 0 sites, default URL http://a:****@v1.example.com/$mac.cfg",
+    )
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == (
+        b"http://a:pw@v1.example.com/$mac.cfg"
+    )
+    assert hook_entry.decide(b"\x00\x15\x65\0\0\1", b"yealink", None, ZERO, ZERO) is None
+
+    # Once a policy is loaded, a broken one (a config-reload) keeps it in force.
+    outcome, why = hook_entry.load(str(bad))
+    assert outcome == "kept" and "provisioning: required key is missing" in why
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)).startswith(b"http://a:")
+
+
+def test_load_warns_about_a_world_readable_policy_with_passwords(tmp_path: Path) -> None:
+    reports: list[tuple[str, str, str]] = []
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.format(url="http://a:XYZZY@v1.example.com/"))
+    os.chmod(policy, 0o644)
+    assert hook_entry.load(str(policy), 0, lambda *r: reports.append(r))[0] == "loaded"
+    ((kind, path, text),) = reports
+    assert (kind, path) == ("warning", str(policy))
+    assert "readable by every user" in text and "XYZZY" not in text
+
+
+def test_watcher_swaps_in_changes_and_keeps_the_old_policy_on_a_broken_one(
+    tmp_path: Path,
+) -> None:
+    reports: list[tuple[str, str, str]] = []
+    policy = tmp_path / "policy.yaml"
+    write(policy, POLICY.format(url="http://v1.example.com/"))
+    assert hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r))[0] == "loaded"
+
+    write(policy, POLICY.format(url="http://v2.example.com/"))
+    wait_for(lambda: len(reports) == 1)
+    assert reports[0][0] == "reloaded" and "read in" in reports[0][2]
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v2.example.com/"
+
+    write(policy, POLICY.format(url="gopher://v3.example.com/"))
+    wait_for(lambda: len(reports) == 2)
+    assert reports[1][0] == "reload-failed" and "gopher" in reports[1][2]
+    time.sleep(0.2)  # ten more checks of the same broken version
+    assert len(reports) == 2
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v2.example.com/"
+
+    policy.unlink()  # gone: a new version, reported once
+    wait_for(lambda: len(reports) == 3)
+    assert reports[2][0] == "reload-failed" and "No such file" in reports[2][2]
+
+    write(policy, POLICY.format(url="http://v4.example.com/"))
+    wait_for(lambda: len(reports) == 4)
+    assert reports[3][0] == "reloaded"
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v4.example.com/"
+
+    hook_entry.stop()
+    write(policy, POLICY.format(url="http://v5.example.com/"))
+    time.sleep(0.1)
+    assert len(reports) == 4  # stopped means stopped
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v4.example.com/"
+
+
+def test_watcher_follows_the_inventory(tmp_path: Path) -> None:
+    reports: list[tuple[str, str, str]] = []
+    policy = tmp_path / "policy.yaml"
+    inventory = tmp_path / "phones.csv"
+    write(inventory, "mac,url\n0c:38:3e:00:00:01,http://d1.example.com/\n")
+    write(policy, POLICY.format(url="http://v1.example.com/") + "devices_file: phones.csv\n")
+    assert hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r))[0] == "loaded"
+
+    write(inventory, "mac,url\n0c:38:3e:00:00:01,http://d2.example.com/\n")
+    wait_for(lambda: len(reports) == 1)
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://d2.example.com/"
+    write(inventory, "mac,url\n0c:38:3e:00:00:01,not a url\n")
+    wait_for(lambda: len(reports) == 2)
+    assert reports[1][0] == "reload-failed" and "phones.csv:2" in reports[1][2]
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://d2.example.com/"
+
+
+def test_a_kept_policy_is_replaced_once_the_file_is_fixed(tmp_path: Path) -> None:
+    reports: list[tuple[str, str, str]] = []
+    policy = tmp_path / "policy.yaml"
+    write(policy, POLICY.format(url="http://v1.example.com/"))
+    assert hook_entry.load(str(policy))[0] == "loaded"
+    write(policy, "version: 1\n")
+    assert hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r))[0] == "kept"
+    time.sleep(0.1)
+    assert reports == []  # the broken version was reported by load(), not again
+    write(policy, POLICY.format(url="http://v2.example.com/"))
+    wait_for(lambda: len(reports) == 1)
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v2.example.com/"
