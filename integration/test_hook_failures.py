@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,30 @@ def test_failures_leave_the_response_unchanged_and_are_counted(
     # Wrong type and over-long data are both "bad decision": one kind, one line.
     assert log.count("FANVIL_BAD_DECISION") == 1, log
     assert kea.popen.poll() is None  # Kea is still running
+
+
+def test_one_line_per_kind_per_interval(lab: Lab, tmp_path: Path) -> None:
+    package = tmp_path / "stand_in" / "kea_fanvil"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "hook_entry.py").write_text(STAND_IN)
+    hook = {
+        "library": str(hook_build.library_path()),
+        "parameters": {
+            "policy": str(tmp_path / "unused.yaml"),
+            "python-path": str(package.parent),
+            "error-log-interval": 2,
+        },
+    }
+    kea = start_kea(lab, kea_config(lab, hooks=[hook], multi_threading=True), tmp_path)
+
+    for mac in ("0c:38:3e:00:00:01", "0c:38:3e:00:01:01", "0c:38:3e:00:02:01"):
+        client_dora(lab, mac, None, PRL)  # six failures well within one interval
+    assert kea.log().count("FANVIL_DECIDE_FAILED") == 1
+    time.sleep(2.2)
+    client_dora(lab, "0c:38:3e:00:03:01", None, PRL)
+    lines = [line for line in kea.log().splitlines() if "FANVIL_DECIDE_FAILED" in line]
+    # The next interval's first failure is logged with the count of those kept quiet.
+    assert len(lines) == 2, lines
+    assert lines[1].endswith("(5 more since the last report)"), lines[1]
+    assert statistic(kea.control_socket, "pkt4-fanvil-errors") == 8
