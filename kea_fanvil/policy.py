@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     model_validator,
 )
 
@@ -92,8 +93,10 @@ def _networks(value: Any) -> Any:
 
 Url = Annotated[str, AfterValidator(_check_url)]
 BootFile = Annotated[str, AfterValidator(_check_boot_file)]
-Mac = Annotated[str, BeforeValidator(_mac)]
-MacPrefix = Annotated[str, BeforeValidator(_prefix)]
+# Strict: in lax mode pydantic would take YAML's !!binary bytes as a str that never went
+# through the normalisation (and would later break the engine's bytes.fromhex).
+Mac = Annotated[str, Strict(), BeforeValidator(_mac)]
+MacPrefix = Annotated[str, Strict(), BeforeValidator(_prefix)]
 Subnets = Annotated[list[ipaddress.IPv4Network], BeforeValidator(_networks)]
 
 
