@@ -19,8 +19,10 @@ leaves the old one in force; each broken version is reported once, not once per 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +35,8 @@ from .policy import Policy
 from .policy_file import load_policy, source_files
 
 # (kind, policy path, text); kinds: "reloaded", "reload-failed", "warning".
+RELOAD_SWITCH_INTERVAL = 0.0001  # seconds; see _Watcher.check
+WATCHER_NICENESS = 10  # added to the watcher thread's nice value (Linux: per thread)
 LogSink = Callable[[str, str, str], None]
 
 _engine: Engine | None = None
@@ -92,7 +96,17 @@ def summary(policy: Policy) -> str:
 
 
 def _build(policy_path: str) -> Engine:
-    return Engine(load_policy(policy_path))
+    # The cyclic collector would run many times while a large policy is built, each time
+    # walking every object with the GIL held (measured: pauses of 120 ms for 100,000 devices,
+    # in which Kea's threads cannot decide). The new objects hold no cycles; _install freezes
+    # them. Also a third faster.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return Engine(load_policy(policy_path))
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _reason(policy_path: str, exc: Exception) -> str:
@@ -161,6 +175,11 @@ class _Watcher(threading.Thread):
         return _signature(_sources(self.path, self.loaded))
 
     def run(self) -> None:
+        # Reloading is background work: on a busy machine Kea's own threads come first.
+        with contextlib.suppress(OSError):
+            tid = threading.get_native_id()
+            nice = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, nice + WATCHER_NICENESS))
         while not self.stop_event.wait(self.interval):
             try:
                 self.check()
@@ -172,12 +191,19 @@ class _Watcher(threading.Thread):
         if now == self.seen:
             return
         started = time.monotonic()
+        # While this thread holds the GIL, Kea's threads wait for it up to the switch interval
+        # (5 ms) per decision: a long load would starve them to about 200 decisions a second
+        # and Kea would drop packets. A short interval during the load lets them in often.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(RELOAD_SWITCH_INTERVAL)
         try:
             new = _build(self.path)
         except Exception as exc:
             self.seen = now
             self.sink("reload-failed", self.path, _reason(self.path, exc))
             return
+        finally:
+            sys.setswitchinterval(switch)
         _install(new, first=False)
         self.loaded = new.policy
         # The version just loaded; if a file changed during the load, the next check sees it.
