@@ -18,6 +18,8 @@ const char* const STAT_CHANGED = "pkt4-fanvil-changed";
 const char* const STAT_ERRORS = "pkt4-fanvil-errors";
 const char* const STAT_RELOADS = "fanvil-policy-reloads";
 const char* const STAT_RELOAD_FAILURES = "fanvil-policy-reload-failures";
+const char* const STAT_INVENTORY_RECORDED = "fanvil-inventory-recorded";
+const char* const STAT_INVENTORY_DROPPED = "fanvil-inventory-dropped";
 
 void bump(const char* name) {
     isc::stats::StatsMgr::instance().addValue(name, int64_t(1));
@@ -56,9 +58,16 @@ std::string maskSecrets(std::string text) {
     return text;
 }
 
-// Reports from the Python side's policy watcher (a Python thread, GIL held).
+// Reports from the Python side's threads (policy watcher, inventory writer; GIL held).
 void logFromPython(const std::string& kind, const std::string& path, const std::string& text) {
-    if (kind == "reloaded") {
+    if (kind == "count") {
+        // Only our own statistics: the Python side must not be able to touch Kea's.
+        if (path == STAT_INVENTORY_RECORDED || path == STAT_INVENTORY_DROPPED) {
+            isc::stats::StatsMgr::instance().addValue(path, int64_t(std::stoll(text)));
+        }
+    } else if (kind == "inventory-error") {
+        LOG_ERROR(fanvil_logger, FANVIL_INVENTORY_ERROR).arg(path).arg(maskSecrets(text));
+    } else if (kind == "reloaded") {
         bump(STAT_RELOADS);
         LOG_INFO(fanvil_logger, FANVIL_POLICY_RELOADED).arg(path).arg(maskSecrets(text));
     } else if (kind == "reload-failed") {
@@ -105,10 +114,12 @@ Config Config::parse(const ConstElementPtr& params) {
                           "from 0 (no reloading) to 86400");
             }
             c.policy_reload_interval = seconds;
+        } else if (name == "inventory") {
+            c.inventory = stringParam(value, name);
         } else {
             // A typo ("polciy") would otherwise be silently ignored.
             isc_throw(isc::BadValue, "unknown parameter '" << name << "' (known: policy, python, "
-                      "python-path, error-log-interval, policy-reload-interval)");
+                      "python-path, error-log-interval, policy-reload-interval, inventory)");
         }
     }
     if (c.policy.empty()) {
@@ -137,7 +148,7 @@ std::optional<std::string> ErrorThrottle::admit(Kind kind) {
 
 FanvilImpl::FanvilImpl(const Config& config)
     : policy_(config.python, config.python_path, config.policy, config.policy_reload_interval,
-              logFromPython),
+              config.inventory, logFromPython),
       throttle_(config.error_log_interval) {
     auto& stats = isc::stats::StatsMgr::instance();
     for (const char* name : {STAT_MATCHED, STAT_CHANGED, STAT_ERRORS}) {
@@ -145,7 +156,8 @@ FanvilImpl::FanvilImpl(const Config& config)
     }
     // Not zeroed: the watcher may already have reported before this line. Started at 0 only
     // if absent, so they are listed from the start and survive nothing but a restart.
-    for (const char* name : {STAT_RELOADS, STAT_RELOAD_FAILURES}) {
+    for (const char* name : {STAT_RELOADS, STAT_RELOAD_FAILURES, STAT_INVENTORY_RECORDED,
+                             STAT_INVENTORY_DROPPED}) {
         if (!stats.getObservation(name)) stats.setValue(name, int64_t(0));
     }
 }

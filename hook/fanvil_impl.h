@@ -28,12 +28,15 @@ namespace fanvil {
 //   python-path         string or list of strings prepended to sys.path (tests, development)
 //   error-log-interval  seconds between two log lines of the same kind of per-packet failure
 //   policy-reload-interval  seconds between two checks of the policy files for changes (0: off)
+//   inventory           SQLite file recording the phones seen ("" turns it off; absent: the
+//                       default of kea_fanvil.inventory)
 struct Config {
     std::string policy;
     std::string python = FANVIL_DEFAULT_PYTHON;
     std::vector<std::string> python_path;
     long error_log_interval = 60;  // seconds; 0 logs every failure
     double policy_reload_interval = 5.0;
+    std::optional<std::string> inventory;
 
     // Throws isc::BadValue naming the offending parameter.
     static Config parse(const isc::data::ConstElementPtr& params);

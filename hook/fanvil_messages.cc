@@ -8,6 +8,7 @@ namespace fanvil {
 
 extern const isc::log::MessageID FANVIL_BAD_DECISION = "FANVIL_BAD_DECISION";
 extern const isc::log::MessageID FANVIL_DECIDE_FAILED = "FANVIL_DECIDE_FAILED";
+extern const isc::log::MessageID FANVIL_INVENTORY_ERROR = "FANVIL_INVENTORY_ERROR";
 extern const isc::log::MessageID FANVIL_LOADED = "FANVIL_LOADED";
 extern const isc::log::MessageID FANVIL_LOAD_ERROR = "FANVIL_LOAD_ERROR";
 extern const isc::log::MessageID FANVIL_PACKET_ERROR = "FANVIL_PACKET_ERROR";
@@ -26,6 +27,7 @@ namespace {
 const char* values[] = {
     "FANVIL_BAD_DECISION", "%1: the policy's decision could not be used (%2), the response goes out unchanged%3",
     "FANVIL_DECIDE_FAILED", "%1: the policy's decide() failed (%2), the response goes out unchanged%3",
+    "FANVIL_INVENTORY_ERROR", "the inventory of phones seen, %1, cannot be written: %2",
     "FANVIL_LOADED", "Fanvil hooks library loaded policy %1 with Python %2: %3",
     "FANVIL_LOAD_ERROR", "loading the Fanvil hooks library failed: %1",
     "FANVIL_PACKET_ERROR", "%1: processing the response failed (%2), the response goes out unchanged%3",

@@ -9,6 +9,7 @@ namespace fanvil {
 
 extern const isc::log::MessageID FANVIL_BAD_DECISION;
 extern const isc::log::MessageID FANVIL_DECIDE_FAILED;
+extern const isc::log::MessageID FANVIL_INVENTORY_ERROR;
 extern const isc::log::MessageID FANVIL_LOADED;
 extern const isc::log::MessageID FANVIL_LOAD_ERROR;
 extern const isc::log::MessageID FANVIL_PACKET_ERROR;

@@ -245,7 +245,7 @@ PyMethodDef log_method = {"kea_log", logThunk, METH_VARARGS,
 
 PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
                            const std::string& policy_path, double reload_interval,
-                           LogSink sink) {
+                           const std::optional<std::string>& inventory, LogSink sink) {
     startInterpreter(python);
     Gil gil;
     prependSysPath(extra_paths);
@@ -268,9 +268,10 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
     PyRef log(PyCFunction_New(&log_method, nullptr));
     PyRef path(PyUnicode_DecodeFSDefault(policy_path.c_str()));
     PyRef interval(PyFloat_FromDouble(reload_interval));
-    if (!log || !path || !interval) throw std::runtime_error(takeError());
+    PyRef db(inventory ? PyUnicode_DecodeFSDefault(inventory->c_str()) : Py_NewRef(Py_None));
+    if (!log || !path || !interval || !db) throw std::runtime_error(takeError());
     PyRef result(PyObject_CallFunctionObjArgs(load.get(), path.get(), interval.get(), log.get(),
-                                              nullptr));
+                                              db.get(), nullptr));
     if (!result) throw std::runtime_error("hook_entry.load() raised " + takeError());
     const char* outcome = nullptr;
     const char* text = nullptr;

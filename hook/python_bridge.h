@@ -40,7 +40,8 @@ struct BadDecision : std::runtime_error { using std::runtime_error::runtime_erro
 struct PolicyInvalid : std::runtime_error { using std::runtime_error::runtime_error; };
 
 // Receives what the Python side reports on its own (the policy watcher's reloads, warnings):
-// kind ("reloaded", "reload-failed", "warning"), policy path, text. Called from a Python thread
+// kind ("reloaded", "reload-failed", "warning", "inventory-error", "count"), path (or the
+// statistic's name for "count"), text (the number for "count"). Called from a Python thread
 // with the GIL held, so it must not call back into Python.
 using LogSink = void (*)(const std::string& kind, const std::string& path,
                          const std::string& text);
@@ -51,8 +52,10 @@ public:
     // `extra_paths` to sys.path, imports kea_fanvil.hook_entry and loads the policy, watching
     // it for changes every `reload_interval` seconds (0: never). Throws PolicyInvalid, or
     // std::runtime_error for everything else.
+    // `inventory`: the SQLite file of phones seen; "" for none, nullopt for the default.
     PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
-                 const std::string& policy_path, double reload_interval, LogSink sink);
+                 const std::string& policy_path, double reload_interval,
+                 const std::optional<std::string>& inventory, LogSink sink);
     // Stops the watcher (waiting for a reload in progress) before the library can go away.
     ~PythonPolicy();
     PythonPolicy(const PythonPolicy&) = delete;

@@ -422,6 +422,10 @@ def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
     for logger in dhcp4.get("loggers", []):
         for output in logger.get("output_options", []):
             output["output"] = str(log_path)
+    for hook in dhcp4.get("hooks-libraries", []):
+        if hook["library"].endswith("libdhcp_fanvil.so"):
+            # Never the machine's default inventory (/var/lib/kea): each test its own.
+            hook.setdefault("parameters", {}).setdefault("inventory", str(tmp_path / "phones.db"))
     config_path = tmp_path / "kea-dhcp4.json"
     config_path.write_text(json.dumps(config, indent=2))
     env = _env(KEA_PIDFILE_DIR=str(tmp_path), KEA_LOCKFILE_DIR=str(tmp_path))

@@ -23,7 +23,7 @@ KEA_OWN_66 = "tftp://198.18.0.1/kea-default.cfg"
 PRL = bytes([1, 3, 6, 66])
 
 STAND_IN = """\
-def load(policy_path, reload_interval=0.0, log=None):
+def load(policy_path, reload_interval=0.0, log=None, inventory=None):
     return ("loaded", "stand-in")
 
 

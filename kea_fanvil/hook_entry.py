@@ -8,8 +8,11 @@ The hook passes plain values and gets plain values back, so nothing here knows o
   module, survives that); or ``("invalid", why)`` when there is nothing to fall back on.
 - ``decide`` may raise on a real bug; the hook catches that, sends the response unchanged and
   counts an error.
-- ``stop`` ends the file watcher; the hook calls it before Kea unloads the library, because
-  the watcher reports through a function that lives in the library.
+- ``stop`` ends the file watcher and the inventory writer; the hook calls it before Kea
+  unloads the library, because both report through a function that lives in the library.
+
+Inventory: every matched request is handed to :class:`kea_fanvil.inventory.InventoryWriter`
+(a bounded buffer, a thread and SQLite), never waited for.
 
 Live reload: with ``reload_interval`` > 0 a daemon thread checks the policy file and its
 inventory (size, mtime, inode) every interval and, when they changed, loads the new policy
@@ -31,22 +34,32 @@ from pathlib import Path
 from .credentials import exposure_warnings, mask
 from .engine import Engine, RawDecision
 from .errors import KeaFanvilError
+from .inventory import DEFAULT_DB, InventoryWriter
 from .policy import Policy
 from .policy_file import load_policy, source_files
 
-# (kind, policy path, text); kinds: "reloaded", "reload-failed", "warning".
+# (kind, path, text); kinds: "reloaded", "reload-failed", "warning" (path: the policy's),
+# "inventory-error" (path: the database's), "count" (path: a statistic's name, text: a number).
 RELOAD_SWITCH_INTERVAL = 0.0001  # seconds; see _Watcher.check
 WATCHER_NICENESS = 10  # added to the watcher thread's nice value (Linux: per thread)
 LogSink = Callable[[str, str, str], None]
 
 _engine: Engine | None = None
 _watcher: _Watcher | None = None
+_writer: InventoryWriter | None = None
 
 
 def load(
-    policy_path: str, reload_interval: float = 0.0, log: LogSink | None = None
+    policy_path: str,
+    reload_interval: float = 0.0,
+    log: LogSink | None = None,
+    inventory: str | None = "",
 ) -> tuple[str, str]:
-    """Load the policy for the hook; never raises (see the module docstring)."""
+    """Load the policy for the hook; never raises (see the module docstring).
+
+    ``inventory`` is the SQLite file recording the phones seen ("" for none, None for
+    :data:`kea_fanvil.inventory.DEFAULT_DB`).
+    """
     stop()
     sink = log or _ignore
     try:
@@ -65,6 +78,8 @@ def load(
         loaded = engine.policy
     if reload_interval > 0:
         _start_watcher(policy_path, reload_interval, sink, loaded)
+    if inventory != "":
+        _start_inventory(inventory or DEFAULT_DB, sink)
     return outcome
 
 
@@ -75,16 +90,25 @@ def decide(
     engine = _engine  # one read: a reload swapping the engine cannot split a decision
     if engine is None:
         raise RuntimeError("decide() called before a policy was loaded")
-    return engine.decide_raw(mac, opt60, opt55, giaddr, yiaddr)
+    result = engine.decide_raw(mac, opt60, opt55, giaddr, yiaddr)
+    writer = _writer
+    if result is not None and writer is not None:
+        # The raw facts only: the writer thread works out the rest, off the packet path.
+        writer.submit((time.time(), mac, opt60, opt55, giaddr, yiaddr, engine))
+    return result
 
 
 def stop() -> None:
-    """Stop the file watcher, waiting for a reload in progress to finish."""
-    global _watcher
+    """Stop the file watcher (waiting for a reload in progress to finish) and the inventory
+    writer (after it wrote what it holds)."""
+    global _watcher, _writer
     watcher, _watcher = _watcher, None
     if watcher is not None:
         watcher.stop_event.set()
         watcher.join()
+    writer, _writer = _writer, None
+    if writer is not None:
+        writer.stop()
 
 
 def summary(policy: Policy) -> str:
@@ -212,6 +236,16 @@ class _Watcher(threading.Thread):
         self.sink("reloaded", self.path, f"{summary(new.policy)} (read in {took:.2f} s)")
         for warning in exposure_warnings(self.path, new.policy):
             self.sink("warning", self.path, warning)
+
+
+def _start_inventory(path: str, sink: LogSink) -> None:
+    global _writer
+
+    def report(kind: str, detail: str, text: str) -> None:
+        sink("inventory-error" if kind == "error" else kind, detail, text)
+
+    _writer = InventoryWriter(path, report)
+    _writer.start()
 
 
 def _start_watcher(path: str, interval: float, sink: LogSink, loaded: Policy | None) -> None:

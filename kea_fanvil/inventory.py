@@ -1,0 +1,309 @@
+"""The inventory of phones seen: one SQLite row per phone, written off Kea's packet path.
+
+The hook hands every matched request to :meth:`InventoryWriter.submit`, which only appends the
+raw facts to a bounded buffer (a full buffer drops the record and counts it; the DHCP response
+never waits). A writer thread turns them into rows in batches: it works out the full decision
+(how the phone matched, model, firmware, site) with the engine that answered, and upserts
+one row per MAC in one transaction. The database is in WAL mode, so ``kea-fanvil devices``
+reads while Kea writes. URLs are stored with their passwords masked: the inventory is a record
+of what happened, not a second copy of the policy's secrets.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ipaddress
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .credentials import mask
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+DEFAULT_DB = "/var/lib/kea/kea-fanvil-inventory.sqlite3"
+SCHEMA_VERSION = 1
+BUFFER_LIMIT = 20_000  # records waiting for the writer; beyond, records are dropped and counted
+BATCH_INTERVAL = 0.25  # seconds between two batches
+BUSY_TIMEOUT_MS = 1_000  # how long a write waits for a reader's or another writer's lock
+REOPEN_INTERVAL = 30.0  # seconds between two attempts to open a database that failed
+ERROR_LOG_INTERVAL = 60.0  # seconds between two reports of the same kind of error
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS phones (
+    mac TEXT PRIMARY KEY,          -- 0c:38:3e:11:3a:f8
+    matched_by TEXT NOT NULL,      -- device, vendor-class or oui
+    model TEXT NOT NULL,           -- from option 60, '' when it says none
+    firmware TEXT NOT NULL,
+    vendor_class TEXT NOT NULL,    -- option 60 as text, '' when absent
+    address TEXT NOT NULL,         -- the address offered or acknowledged
+    relay TEXT NOT NULL,           -- giaddr, '' when not relayed
+    site TEXT NOT NULL,
+    url TEXT NOT NULL,             -- password masked
+    boot_file TEXT NOT NULL,
+    first_seen REAL NOT NULL,      -- Unix time
+    last_seen REAL NOT NULL,
+    times_seen INTEGER NOT NULL    -- responses carrying a decision (OFFERs and ACKs)
+);
+CREATE INDEX IF NOT EXISTS phones_last_seen ON phones (last_seen);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_UPSERT = """
+INSERT INTO phones VALUES (:mac, :matched_by, :model, :firmware, :vendor_class, :address,
+    :relay, :site, :url, :boot_file, :first_seen, :last_seen, :times_seen)
+ON CONFLICT (mac) DO UPDATE SET
+    matched_by = excluded.matched_by, model = excluded.model, firmware = excluded.firmware,
+    vendor_class = excluded.vendor_class, address = excluded.address, relay = excluded.relay,
+    site = excluded.site, url = excluded.url, boot_file = excluded.boot_file,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen),
+    times_seen = times_seen + excluded.times_seen
+"""
+
+
+@dataclass(frozen=True)
+class Phone:
+    """One row of the inventory."""
+
+    mac: str
+    matched_by: str
+    model: str
+    firmware: str
+    vendor_class: str
+    address: str
+    relay: str
+    site: str
+    url: str
+    boot_file: str
+    first_seen: float
+    last_seen: float
+    times_seen: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class InventoryError(Exception):
+    """The database cannot be opened or read (the text says which file and why)."""
+
+
+def connect(path: str | Path, create: bool) -> sqlite3.Connection:
+    """Open the inventory at ``path`` (creating it and its schema when ``create``)."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise InventoryError(f"{path}: no such inventory (the hook creates it on first use)")
+    try:
+        if create and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Readable by the owner's group (admins), not by everyone: rows carry addresses.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o640))
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+        if create:
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a crash loses a batch
+            db.executescript(_SCHEMA)
+            db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            db.commit()
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except (sqlite3.Error, OSError) as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    if version is None or version[0] != str(SCHEMA_VERSION):
+        db.close()
+        raise InventoryError(f"{path}: not a kea-fanvil inventory of schema {SCHEMA_VERSION}")
+    return db
+
+
+def read_phones(
+    path: str | Path, since: float | None = None, model: str | None = None
+) -> list[Phone]:
+    """The phones in the inventory, most recently seen first."""
+    db = connect(path, create=False)
+    try:
+        query = "SELECT * FROM phones WHERE 1"
+        args: list[Any] = []
+        if since is not None:
+            query += " AND last_seen >= ?"
+            args.append(since)
+        if model is not None:
+            query += " AND lower(model) = lower(?)"
+            args.append(model)
+        rows = db.execute(query + " ORDER BY last_seen DESC, mac", args).fetchall()
+    except sqlite3.Error as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    finally:
+        db.close()
+    return [Phone(*row) for row in rows]
+
+
+# --- the writer ----------------------------------------------------------------------------------
+
+# What the packet path hands over: (time, mac, option 60, option 55, giaddr, yiaddr, engine).
+Facts = tuple[float, bytes, bytes | None, bytes | None, bytes, bytes, "Engine"]
+# (kind, detail, text): ("error", the database path, why) or ("count", statistic name, number).
+Report = Callable[[str, str, str], None]
+
+
+def _address(raw: bytes) -> str:
+    return "" if raw == b"\0\0\0\0" or len(raw) != 4 else str(ipaddress.IPv4Address(raw))
+
+
+def sightings(batch: Iterable[Facts]) -> list[dict[str, Any]]:
+    """One upsert row per MAC from a batch of facts (the latest facts win)."""
+    from .engine import Request  # the engine imports nothing of this module; keep it that way
+
+    rows: dict[str, dict[str, Any]] = {}
+    for seen, mac, opt60, opt55, giaddr, yiaddr, engine in batch:
+        decision = engine.decide(Request(mac, opt60, opt55, giaddr, yiaddr))
+        if decision.matched_by is None:
+            continue  # the policy changed in between; nothing to say about this client
+        key = ":".join(f"{b:02x}" for b in mac)
+        earlier = rows.get(key)
+        rows[key] = {
+            "mac": key,
+            "matched_by": decision.matched_by,
+            "model": decision.model,
+            "firmware": decision.firmware,
+            "vendor_class": decision.vendor_class.text if decision.vendor_class else "",
+            "address": _address(yiaddr),
+            "relay": _address(giaddr),
+            "site": decision.site or "",
+            "url": mask(decision.url or ""),
+            "boot_file": decision.boot_file or "",
+            "first_seen": earlier["first_seen"] if earlier else seen,
+            "last_seen": seen,
+            "times_seen": (earlier["times_seen"] if earlier else 0) + 1,
+        }
+    return list(rows.values())
+
+
+class InventoryWriter(threading.Thread):
+    """Owns the database; see the module docstring."""
+
+    def __init__(self, path: str, report: Report, limit: int = BUFFER_LIMIT) -> None:
+        super().__init__(name="kea-fanvil-inventory", daemon=True)
+        self.path = path
+        self.report = report
+        self.limit = limit
+        # deque.append and popleft are atomic under the GIL: no lock on the packet path.
+        self.buffer: collections.deque[Facts] = collections.deque()
+        self.dropped = 0  # not yet reported
+        self.stop_event = threading.Event()
+        self._db: sqlite3.Connection | None = None
+        self._next_open = 0.0
+        self._last_error: dict[str, float] = {}
+
+    def submit(self, facts: Facts) -> None:
+        """Called by the packet path: never blocks, never raises."""
+        if len(self.buffer) < self.limit:
+            self.buffer.append(facts)
+        else:
+            self.dropped += 1  # a lost increment under a race only undercounts drops
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):  # background work: Kea's threads come first
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+        while not self.stop_event.wait(BATCH_INTERVAL):
+            self.flush()
+        self.flush()
+        if self._db is not None:
+            self._db.close()
+
+    def stop(self) -> None:
+        """Write what is buffered and end the thread."""
+        self.stop_event.set()
+        self.join()
+
+    def flush(self) -> None:
+        batch: list[Facts] = []
+        try:
+            while True:
+                batch.append(self.buffer.popleft())
+        except IndexError:
+            pass
+        lost, self.dropped = self.dropped, 0
+        if batch:
+            db = self._open()  # reports its own failures
+            try:
+                if db is None:
+                    lost += len(batch)
+                else:
+                    self._write(db, batch)
+                    self.report("count", "fanvil-inventory-recorded", str(len(batch)))
+            except Exception as exc:  # the writer must outlive any surprise
+                lost += len(batch)
+                self._error(type(exc).__name__, str(exc))
+        if lost:
+            self.report("count", "fanvil-inventory-dropped", str(lost))
+
+    def _write(self, db: sqlite3.Connection, batch: list[Facts]) -> None:
+        rows = sightings(batch)
+        try:
+            with db:  # one transaction per batch
+                db.executemany(_UPSERT, rows)
+        except sqlite3.DatabaseError as exc:
+            if not isinstance(exc, sqlite3.OperationalError):  # corrupt, not merely locked
+                self._set_aside(db)
+            raise
+
+    def _open(self) -> sqlite3.Connection | None:
+        if self._db is not None:
+            return self._db
+        now = time.monotonic()
+        if now < self._next_open:
+            return None
+        self._next_open = now + REOPEN_INTERVAL
+        try:
+            self._db = connect(self.path, create=True)
+        except InventoryError as exc:
+            if self._is_corrupt(exc):
+                self._set_aside(None)
+                with contextlib.suppress(InventoryError):
+                    self._db = connect(self.path, create=True)
+                    return self._db
+            self._error("open", str(exc))
+        return self._db
+
+    @staticmethod
+    def _is_corrupt(exc: InventoryError) -> bool:
+        cause = exc.__cause__
+        return isinstance(cause, sqlite3.DatabaseError) and not isinstance(
+            cause, sqlite3.OperationalError
+        )
+
+    def _set_aside(self, db: sqlite3.Connection | None) -> None:
+        """Move a corrupt database out of the way (kept for inspection) and start afresh."""
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+        self._db = None
+        self._next_open = 0.0
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = f"{self.path}.corrupt-{stamp}"
+        try:
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(self.path + suffix, aside + suffix)
+        except OSError as exc:
+            self._error("set-aside", f"{self.path} is corrupt and cannot be moved aside: {exc}")
+            return
+        self.report(
+            "error", self.path, f"the database was corrupt; moved to {aside}, new one started"
+        )
+
+    def _error(self, kind: str, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_error.get(kind, -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
+            self._last_error[kind] = now
+            self.report("error", self.path, text)

@@ -1,0 +1,212 @@
+"""The inventory of phones seen: the writer thread, its failure modes, and `kea-fanvil devices`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kea_fanvil import hook_entry, inventory
+from kea_fanvil.cli import main
+from kea_fanvil.engine import Engine
+from kea_fanvil.inventory import InventoryError, InventoryWriter, read_phones
+from kea_fanvil.policy_file import parse_policy
+
+POLICY = """\
+version: 1
+provisioning:
+  url: "http://phone:Secr3t@prov.example.com/$mac.cfg"
+sites:
+  - name: branch
+    subnet: 198.18.64.0/18
+    url: "http://branch.example.com/"
+devices:
+  - mac: "0c:38:3e:11:3a:f8"
+    boot_file: desk-12.cfg
+"""
+ZERO = bytes(4)
+DESK = bytes.fromhex("0c383e113af8")
+OTHER = bytes.fromhex("0c383e000001")
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return Engine(parse_policy(POLICY, "policy.yaml"))
+
+
+class Reports:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, str]] = []
+
+    def __call__(self, kind: str, detail: str, text: str) -> None:
+        self.items.append((kind, detail, text))
+
+    def counts(self, name: str) -> int:
+        return sum(int(t) for k, d, t in self.items if k == "count" and d == name)
+
+    def errors(self) -> list[str]:
+        return [t for k, _, t in self.items if k == "error"]
+
+
+@pytest.fixture
+def reports() -> Reports:
+    return Reports()
+
+
+@pytest.fixture
+def writer(tmp_path: Path, reports: Reports) -> Iterator[InventoryWriter]:
+    w = InventoryWriter(str(tmp_path / "phones.db"), reports)
+    yield w  # started by the tests that need the thread; flushed by hand otherwise
+
+
+def test_rows_hold_what_the_phone_got(writer: InventoryWriter, engine: Engine) -> None:
+    relay = bytes([198, 18, 64, 2])
+    writer.submit(
+        (100.0, DESK, b"Fanvil X4 2.10.2.6887", None, ZERO, bytes([198, 18, 0, 9]), engine)
+    )
+    writer.submit((101.0, OTHER, b"Fanvil C62", None, relay, bytes([198, 18, 100, 10]), engine))
+    writer.submit(
+        (105.0, DESK, b"Fanvil X4 2.10.2.6887", None, ZERO, bytes([198, 18, 0, 9]), engine)
+    )
+    writer.flush()
+    desk, other = sorted(read_phones(writer.path), key=lambda p: p.mac, reverse=True)
+    assert desk.as_dict() == {
+        "mac": "0c:38:3e:11:3a:f8",
+        "matched_by": "device",
+        "model": "X4",
+        "firmware": "2.10.2.6887",
+        "vendor_class": "Fanvil X4 2.10.2.6887",
+        "address": "198.18.0.9",
+        "relay": "",
+        "site": "",
+        "url": "http://phone:****@prov.example.com/$mac.cfg",  # never the password
+        "boot_file": "desk-12.cfg",
+        "first_seen": 100.0,
+        "last_seen": 105.0,
+        "times_seen": 2,
+    }
+    assert (other.matched_by, other.model, other.site, other.url) == (
+        "vendor-class",
+        "C62",
+        "branch",
+        "http://branch.example.com/",
+    )
+    assert (other.address, other.relay) == ("198.18.100.10", "198.18.64.2")
+
+    # A later batch updates the row: first_seen stays, the count grows.
+    writer.submit((200.0, DESK, None, None, ZERO, bytes([198, 18, 0, 10]), engine))
+    writer.flush()
+    (desk,) = [p for p in read_phones(writer.path) if p.mac == "0c:38:3e:11:3a:f8"]
+    assert (desk.first_seen, desk.last_seen, desk.times_seen) == (100.0, 200.0, 3)
+    assert (desk.address, desk.model) == ("198.18.0.10", "")
+    assert writer.report.counts("fanvil-inventory-recorded") == 4  # type: ignore[attr-defined]
+
+
+def test_read_filters(writer: InventoryWriter, engine: Engine) -> None:
+    now = time.time()
+    writer.submit((now - 7200, DESK, b"Fanvil X4", None, ZERO, ZERO, engine))
+    writer.submit((now, OTHER, b"Fanvil C62", None, ZERO, ZERO, engine))
+    writer.flush()
+    assert [p.mac for p in read_phones(writer.path)] == ["0c:38:3e:00:00:01", "0c:38:3e:11:3a:f8"]
+    assert [p.mac for p in read_phones(writer.path, since=now - 60)] == ["0c:38:3e:00:00:01"]
+    assert [p.mac for p in read_phones(writer.path, model="x4")] == ["0c:38:3e:11:3a:f8"]
+    with pytest.raises(InventoryError, match="no such inventory"):
+        read_phones(writer.path + ".missing")
+
+
+def test_a_full_buffer_drops_and_counts(tmp_path: Path, reports: Reports, engine: Engine) -> None:
+    small = InventoryWriter(str(tmp_path / "phones.db"), reports, limit=3)
+    for i in range(10):
+        small.submit((1.0, OTHER[:5] + bytes([i]), None, None, ZERO, ZERO, engine))
+    small.flush()
+    assert reports.counts("fanvil-inventory-recorded") == 3
+    assert reports.counts("fanvil-inventory-dropped") == 7
+    assert len(read_phones(small.path)) == 3
+
+
+def test_a_corrupt_database_is_set_aside(writer: InventoryWriter, engine: Engine) -> None:
+    Path(writer.path).write_bytes(b"this is not SQLite" * 100)
+    writer.submit((1.0, DESK, None, None, ZERO, ZERO, engine))
+    writer.flush()
+    assert [p.mac for p in read_phones(writer.path)] == ["0c:38:3e:11:3a:f8"]
+    (aside,) = Path(writer.path).parent.glob("phones.db.corrupt-*")
+    assert aside.read_bytes().startswith(b"this is not SQLite")  # kept for inspection
+    (error,) = writer.report.errors()  # type: ignore[attr-defined]
+    assert "corrupt" in error and str(aside) in error
+
+
+def test_a_locked_database_costs_records_not_service(
+    writer: InventoryWriter, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inventory, "BUSY_TIMEOUT_MS", 50)
+    writer.submit((1.0, DESK, None, None, ZERO, ZERO, engine))
+    writer.flush()  # creates the database
+    other = sqlite3.connect(writer.path)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        for i in range(3):
+            writer.submit((2.0, OTHER[:5] + bytes([i]), None, None, ZERO, ZERO, engine))
+            writer.flush()
+    finally:
+        other.rollback()
+        other.close()
+    reports: Reports = writer.report  # type: ignore[assignment]
+    assert reports.counts("fanvil-inventory-dropped") == 3
+    (error,) = reports.errors()  # three failures, one report per interval
+    assert "locked" in error
+    writer.submit((3.0, OTHER, None, None, ZERO, ZERO, engine))
+    writer.flush()
+    assert len(read_phones(writer.path)) == 2
+
+
+def test_an_unwritable_folder_is_reported(tmp_path: Path, reports: Reports, engine: Engine) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    w = InventoryWriter(str(blocker / "phones.db"), reports)  # a folder that cannot exist
+    w.submit((1.0, DESK, None, None, ZERO, ZERO, engine))
+    w.flush()
+    w.submit((1.0, DESK, None, None, ZERO, ZERO, engine))
+    w.flush()
+    assert len(reports.errors()) == 1
+    assert reports.counts("fanvil-inventory-dropped") == 2
+
+
+def test_the_hook_entry_records_matched_phones_only(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    db = tmp_path / "phones.db"
+    reports = Reports()
+    try:
+        assert hook_entry.load(str(policy), 0, reports, str(db))[0] == "loaded"
+        assert hook_entry.decide(DESK, None, None, ZERO, ZERO) is not None
+        assert hook_entry.decide(b"\x00\x15\x65\0\0\1", b"yealink", None, ZERO, ZERO) is None
+    finally:
+        hook_entry.stop()  # writes what is buffered
+    assert [p.mac for p in read_phones(db)] == ["0c:38:3e:11:3a:f8"]
+    assert reports.counts("fanvil-inventory-recorded") == 1
+
+
+def test_devices_command(writer: InventoryWriter, engine: Engine) -> None:
+    now = time.time()
+    writer.submit(
+        (now - 7200, DESK, b"Fanvil X4 2.10.2.6887", None, ZERO, bytes([198, 18, 0, 9]), engine)
+    )
+    writer.submit((now, OTHER, b"Fanvil C62", None, ZERO, ZERO, engine))
+    writer.flush()
+    runner = CliRunner()
+    result = runner.invoke(main, ["devices", "--db", writer.path, "--since", "1h", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [p["mac"] for p in json.loads(result.stdout)] == ["0c:38:3e:00:00:01"]
+    result = runner.invoke(main, ["devices", "--db", writer.path])
+    assert result.exit_code == 0
+    assert "0c:38:3e:11:3a:f8" in result.stdout and "desk-12.cfg" in result.stdout
+    assert "Secr3t" not in result.stdout and "2 phones" in result.stdout
+    result = runner.invoke(main, ["devices", "--db", writer.path, "--since", "soon"])
+    assert result.exit_code == 2 and "not a duration" in result.stderr
+    result = runner.invoke(main, ["devices", "--db", writer.path + ".missing"])
+    assert result.exit_code == 1 and "no such inventory" in result.stderr
