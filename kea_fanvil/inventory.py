@@ -161,29 +161,39 @@ def sightings(batch: Iterable[Facts]) -> list[dict[str, Any]]:
     """One upsert row per MAC from a batch of facts (the latest facts win)."""
     from .engine import Request  # the engine imports nothing of this module; keep it that way
 
-    rows: dict[str, dict[str, Any]] = {}
-    for seen, mac, opt60, opt55, giaddr, yiaddr, engine in batch:
+    # A phone's OFFER and ACK usually share a batch: decide once per MAC, on the latest facts.
+    latest: dict[bytes, tuple[float, int, Facts]] = {}
+    for facts in batch:
+        earlier = latest.get(facts[1])
+        latest[facts[1]] = (
+            earlier[0] if earlier else facts[0],
+            (earlier[1] if earlier else 0) + 1,
+            facts,
+        )
+    rows = []
+    for mac, (first_seen, times, facts) in latest.items():
+        seen, _, opt60, opt55, giaddr, yiaddr, engine = facts
         decision = engine.decide(Request(mac, opt60, opt55, giaddr, yiaddr))
         if decision.matched_by is None:
             continue  # the policy changed in between; nothing to say about this client
-        key = ":".join(f"{b:02x}" for b in mac)
-        earlier = rows.get(key)
-        rows[key] = {
-            "mac": key,
-            "matched_by": decision.matched_by,
-            "model": decision.model,
-            "firmware": decision.firmware,
-            "vendor_class": decision.vendor_class.text if decision.vendor_class else "",
-            "address": _address(yiaddr),
-            "relay": _address(giaddr),
-            "site": decision.site or "",
-            "url": mask(decision.url or ""),
-            "boot_file": decision.boot_file or "",
-            "first_seen": earlier["first_seen"] if earlier else seen,
-            "last_seen": seen,
-            "times_seen": (earlier["times_seen"] if earlier else 0) + 1,
-        }
-    return list(rows.values())
+        rows.append(
+            {
+                "mac": ":".join(f"{b:02x}" for b in mac),
+                "matched_by": decision.matched_by,
+                "model": decision.model,
+                "firmware": decision.firmware,
+                "vendor_class": decision.vendor_class.text if decision.vendor_class else "",
+                "address": _address(yiaddr),
+                "relay": _address(giaddr),
+                "site": decision.site or "",
+                "url": mask(decision.url or ""),
+                "boot_file": decision.boot_file or "",
+                "first_seen": first_seen,
+                "last_seen": seen,
+                "times_seen": times,
+            }
+        )
+    return rows
 
 
 class InventoryWriter(threading.Thread):
