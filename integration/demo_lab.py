@@ -9,8 +9,11 @@ DISCOVER/OFFER/REQUEST/ACK, prints what each phone received, and removes everyth
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from lab import client_dora, client_dora_relayed, kea_config, netns_pair, start_kea, statistic
@@ -57,7 +60,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kf-demo-") as tmp, netns_pair("kfdemo") as lab:
         config = kea_config(
             lab,
-            hooks=[{"library": str(library), "parameters": {"policy": str(args.policy.resolve())}}],
+            hooks=[
+                {
+                    "library": str(library),
+                    "parameters": {
+                        "policy": str(args.policy.resolve()),
+                        "inventory": str(Path(tmp) / "phones.db"),
+                    },
+                }
+            ],
             multi_threading=not args.single_thread,
         )
         kea = start_kea(lab, config, Path(tmp))
@@ -90,6 +101,21 @@ def main() -> int:
             for name in ("pkt4-fanvil-matched", "pkt4-fanvil-changed", "pkt4-fanvil-errors")
         }
         console.print("Kea statistics: " + ", ".join(f"{k} = {v}" for k, v in stats.items()))
+        # What an admin asks next: which phones did the server see? The hook's inventory.
+        inventory = Path(tmp) / "phones.db"
+        deadline = time.monotonic() + 5
+        while (
+            statistic(kea.control_socket, "fanvil-inventory-recorded")
+            < stats["pkt4-fanvil-matched"]
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        console.print(f"kea-fanvil devices --db {inventory}:")
+        subprocess.run(
+            [sys.executable, "-m", "kea_fanvil", "devices", "--db", str(inventory)],
+            check=True,
+            env={**os.environ, "COLUMNS": str(console.width)},
+        )
     console.print("lab removed (namespaces, veth and kea-dhcp4)")
     return 0
 
