@@ -96,12 +96,14 @@ def native_config(lab: Lab, policy: Path, multi_threading: bool) -> dict[str, An
     return config
 
 
-def hook_config(lab: Lab, policy: Path, multi_threading: bool) -> dict[str, Any]:
+def hook_config(
+    lab: Lab, policy: Path, multi_threading: bool, inventory: Path | None = None
+) -> dict[str, Any]:
+    """B's configuration; `inventory` None turns the hook's inventory of phones seen off."""
     config = _base_config(lab, multi_threading)
     library = str(hook_build.library_path())
-    config["Dhcp4"]["hooks-libraries"] = [
-        {"library": library, "parameters": {"policy": str(policy)}}
-    ]
+    parameters = {"policy": str(policy), "inventory": str(inventory) if inventory else ""}
+    config["Dhcp4"]["hooks-libraries"] = [{"library": library, "parameters": parameters}]
     return config
 
 
@@ -180,6 +182,9 @@ def main() -> int:
     parser.add_argument("--max-rate", type=int, default=8000)
     parser.add_argument("--precision", type=int, default=100, help="stop the search at this width")
     parser.add_argument("--threads", default="off,on", help="threading modes: off, on or off,on")
+    parser.add_argument(
+        "--no-inventory", action="store_true", help="B without the inventory of phones seen"
+    )
     args = parser.parse_args()
 
     def log(line: str) -> None:
@@ -203,7 +208,10 @@ def main() -> int:
                     with netns_pair("kfbench") as lab:
                         run_dir = tmp / f"{mode}-{round_no}-{name}"
                         run_dir.mkdir()
-                        server = start_kea(lab, make(lab, policy, mt), run_dir)
+                        config = make(lab, policy, mt)
+                        if name == "B" and not args.no_inventory:
+                            config = hook_config(lab, policy, mt, run_dir / "phones.db")
+                        server = start_kea(lab, config, run_dir)
                         check_options(lab)
                         memory.setdefault(name, rss_kib(server))
                         if name == "B" and not reloads:
@@ -219,7 +227,8 @@ def main() -> int:
     print()
     print(
         f"kea-dhcp4 2.2.0, perfdhcp in a second namespace, {args.rounds} rounds, "
-        f"{args.duration} s per step, drops < 0.1%"
+        f"{args.duration} s per step, drops < 0.1%, "
+        f"B's inventory of phones seen {'off' if args.no_inventory else 'on'}"
     )
     print(f"{'threads':<8} {'A native (DORA/s)':>18} {'B hook (DORA/s)':>16} {'B/A median':>11}")
     for mode, pairs in results.items():
