@@ -35,6 +35,8 @@ BATCH_INTERVAL = 0.25  # seconds between two batches
 BUSY_TIMEOUT_MS = 1_000  # how long a write waits for a reader's or another writer's lock
 REOPEN_INTERVAL = 30.0  # seconds between two attempts to open a database that failed
 ERROR_LOG_INTERVAL = 60.0  # seconds between two reports of the same kind of error
+REFRESH = 60.0  # seconds: a phone's unchanged row is brought up to date at most this often
+KNOWN_LIMIT = 500_000  # phones whose last written facts are remembered
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS phones (
@@ -54,6 +56,10 @@ CREATE TABLE IF NOT EXISTS phones (
 );
 CREATE INDEX IF NOT EXISTS phones_last_seen ON phones (last_seen);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_TOUCH = """
+UPDATE phones SET last_seen = max(last_seen, ?), times_seen = times_seen + ? WHERE mac = ?
 """
 
 _UPSERT = """
@@ -157,43 +163,41 @@ def _address(raw: bytes) -> str:
     return "" if raw == b"\0\0\0\0" or len(raw) != 4 else str(ipaddress.IPv4Address(raw))
 
 
-def sightings(batch: Iterable[Facts]) -> list[dict[str, Any]]:
-    """One upsert row per MAC from a batch of facts (the latest facts win)."""
-    from .engine import Request  # the engine imports nothing of this module; keep it that way
-
-    # A phone's OFFER and ACK usually share a batch: decide once per MAC, on the latest facts.
+def by_mac(batch: Iterable[Facts]) -> dict[bytes, tuple[float, int, Facts]]:
+    """MAC -> (first time seen in the batch, records, latest facts)."""
     latest: dict[bytes, tuple[float, int, Facts]] = {}
     for facts in batch:
         earlier = latest.get(facts[1])
-        latest[facts[1]] = (
-            earlier[0] if earlier else facts[0],
-            (earlier[1] if earlier else 0) + 1,
-            facts,
-        )
-    rows = []
-    for mac, (first_seen, times, facts) in latest.items():
-        seen, _, opt60, opt55, giaddr, yiaddr, engine = facts
-        decision = engine.decide(Request(mac, opt60, opt55, giaddr, yiaddr))
-        if decision.matched_by is None:
-            continue  # the policy changed in between; nothing to say about this client
-        rows.append(
-            {
-                "mac": ":".join(f"{b:02x}" for b in mac),
-                "matched_by": decision.matched_by,
-                "model": decision.model,
-                "firmware": decision.firmware,
-                "vendor_class": decision.vendor_class.text if decision.vendor_class else "",
-                "address": _address(yiaddr),
-                "relay": _address(giaddr),
-                "site": decision.site or "",
-                "url": mask(decision.url or ""),
-                "boot_file": decision.boot_file or "",
-                "first_seen": first_seen,
-                "last_seen": seen,
-                "times_seen": times,
-            }
-        )
-    return rows
+        if earlier is None:
+            latest[facts[1]] = (facts[0], 1, facts)
+        else:
+            latest[facts[1]] = (earlier[0], earlier[1] + 1, facts)
+    return latest
+
+
+def sighting(first_seen: float, times: int, facts: Facts) -> dict[str, Any] | None:
+    """The upsert row for one phone, from its latest facts; None if it no longer matches."""
+    from .engine import Request  # the engine imports nothing of this module; keep it that way
+
+    seen, mac, opt60, opt55, giaddr, yiaddr, engine = facts
+    decision = engine.decide(Request(mac, opt60, opt55, giaddr, yiaddr))
+    if decision.matched_by is None:
+        return None  # the policy changed in between; nothing to say about this client
+    return {
+        "mac": ":".join(f"{b:02x}" for b in mac),
+        "matched_by": decision.matched_by,
+        "model": decision.model,
+        "firmware": decision.firmware,
+        "vendor_class": decision.vendor_class.text if decision.vendor_class else "",
+        "address": _address(yiaddr),
+        "relay": _address(giaddr),
+        "site": decision.site or "",
+        "url": mask(decision.url or ""),
+        "boot_file": decision.boot_file or "",
+        "first_seen": first_seen,
+        "last_seen": seen,
+        "times_seen": times,
+    }
 
 
 class InventoryWriter(threading.Thread):
@@ -211,6 +215,10 @@ class InventoryWriter(threading.Thread):
         self._db: sqlite3.Connection | None = None
         self._next_open = 0.0
         self._last_error: dict[str, float] = {}
+        # MAC -> (facts last written, when seen); MAC -> (last seen, records) not yet written.
+        self._known: dict[bytes, tuple[tuple[Any, ...], float]] = {}
+        self._pending: dict[bytes, tuple[float, int]] = {}
+        self._next_catch_up = 0.0
 
     def submit(self, facts: Facts) -> None:
         """Called by the packet path: never blocks, never raises."""
@@ -225,7 +233,7 @@ class InventoryWriter(threading.Thread):
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
         while not self.stop_event.wait(BATCH_INTERVAL):
             self.flush()
-        self.flush()
+        self.flush(final=True)
         if self._db is not None:
             self._db.close()
 
@@ -234,7 +242,7 @@ class InventoryWriter(threading.Thread):
         self.stop_event.set()
         self.join()
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
         batch: list[Facts] = []
         try:
             while True:
@@ -242,13 +250,13 @@ class InventoryWriter(threading.Thread):
         except IndexError:
             pass
         lost, self.dropped = self.dropped, 0
-        if batch:
+        if batch or (final and self._pending):
             db = self._open()  # reports its own failures
             try:
                 if db is None:
                     lost += len(batch)
                 else:
-                    self._write(db, batch)
+                    self._write(db, batch, final)
                     self.report("count", "fanvil-inventory-recorded", str(len(batch)))
             except Exception as exc:  # the writer must outlive any surprise
                 lost += len(batch)
@@ -256,15 +264,53 @@ class InventoryWriter(threading.Thread):
         if lost:
             self.report("count", "fanvil-inventory-dropped", str(lost))
 
-    def _write(self, db: sqlite3.Connection, batch: list[Facts]) -> None:
-        rows = sightings(batch)
+    def _write(self, db: sqlite3.Connection, batch: list[Facts], final: bool = False) -> None:
+        # A phone renewing or a DORA repeated gives the same facts again: working out the full
+        # decision (about 25 us) and rewriting the row for each would cost more CPU than the
+        # DHCP exchange itself. Unchanged facts only bump an in-memory counter; the row catches
+        # up at most REFRESH seconds later.
+        rows: list[dict[str, Any]] = []
+        written: dict[bytes, tuple[tuple[Any, ...], float]] = {}
+        for mac, (first_seen, times, facts) in by_mac(batch).items():
+            key = (facts[2], facts[3], facts[4], facts[5], id(facts[6]))
+            known = self._known.get(mac)
+            if known is not None and known[0] == key and facts[0] - known[1] < REFRESH:
+                last, count = self._pending.get(mac, (facts[0], 0))
+                self._pending[mac] = (max(last, facts[0]), count + times)
+                continue
+            _, pending = self._pending.pop(mac, (0.0, 0))
+            row = sighting(first_seen, times + pending, facts)
+            if row is not None:
+                rows.append(row)
+                written[mac] = (key, facts[0])
+        touches = self._due(final)
         try:
             with db:  # one transaction per batch
                 db.executemany(_UPSERT, rows)
+                db.executemany(_TOUCH, touches)
         except sqlite3.DatabaseError as exc:
             if not isinstance(exc, sqlite3.OperationalError):  # corrupt, not merely locked
                 self._set_aside(db)
             raise
+        if len(self._known) > KNOWN_LIMIT:
+            self._known.clear()  # bounded memory; the cost is one full rewrite per phone
+        self._known.update(written)
+
+    def _due(self, final: bool) -> list[tuple[float, int, str]]:
+        """(last seen, count, MAC) updates for the phones whose pending counts are due."""
+        now = time.monotonic()
+        if not final and now < self._next_catch_up:
+            return []
+        self._next_catch_up = now + REFRESH / 4
+        due = []
+        for mac, (last, count) in list(self._pending.items()):
+            known = self._known.get(mac)
+            if final or known is None or last - known[1] >= REFRESH:
+                del self._pending[mac]
+                if known is not None:
+                    self._known[mac] = (known[0], last)
+                due.append((last, count, ":".join(f"{b:02x}" for b in mac)))
+        return due
 
     def _open(self) -> sqlite3.Connection | None:
         if self._db is not None:
