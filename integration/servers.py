@@ -3,7 +3,8 @@
 Each function starts one real server in `lab`'s server namespace with the policy (always_send
 as given): Kea with the hook, Kea with the rendered client classes, and dnsmasq and dhcpd with
 their rendered configurations, each first checked by the program itself. Every one also sends
-KEA_OWN_66 as its own option 66 to clients that are not phones.
+KEA_OWN_66 as its own option 66 to clients that are not phones. Where a `policy_template` is
+taken, it replaces phones.POLICY (with the same `{always_send}` placeholder).
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ from kea_fanvil.render.kea import render as render_kea
 DHCPD = "/usr/sbin/dhcpd"
 
 
-def start_hook_kea(lab: Lab, tmp: Path, always_send: bool, multi_threading: bool) -> KeaServer:
+def start_hook_kea(
+    lab: Lab, tmp: Path, always_send: bool, multi_threading: bool, policy_template: str = POLICY
+) -> KeaServer:
     policy = tmp / "policy.yaml"
-    policy.write_text(POLICY.format(always_send="true" if always_send else "false"))
+    policy.write_text(policy_template.format(always_send="true" if always_send else "false"))
     hooks: list[dict[str, Any]] = [
         {"library": str(hook_build.library_path()), "parameters": {"policy": str(policy)}}
     ]
@@ -78,8 +81,10 @@ def start_native_kea(lab: Lab, tmp: Path, policy_text: str) -> KeaServer:
     return start_kea(lab, config, tmp)
 
 
-def dnsmasq_rendered_config(lab: Lab, tmp: Path, always_send: bool) -> str:
-    policy = parse_policy(POLICY.format(always_send="true" if always_send else "false"))
+def dnsmasq_rendered_config(
+    lab: Lab, tmp: Path, always_send: bool, policy_template: str = POLICY
+) -> str:
+    policy = parse_policy(policy_template.format(always_send="true" if always_send else "false"))
     full = direct_full_config(lab, tmp)
     return render_dnsmasq(policy, full) + (
         "\n# Added by the test: the relayed network, tagged as branch-a's, and the server's\n"
@@ -90,9 +95,11 @@ def dnsmasq_rendered_config(lab: Lab, tmp: Path, always_send: bool) -> str:
     )
 
 
-def start_rendered_dnsmasq(lab: Lab, tmp: Path, always_send: bool) -> ServerProcess:
+def start_rendered_dnsmasq(
+    lab: Lab, tmp: Path, always_send: bool, policy_template: str = POLICY
+) -> ServerProcess:
     relayed_network_is_remote(lab)
-    text = dnsmasq_rendered_config(lab, tmp, always_send)
+    text = dnsmasq_rendered_config(lab, tmp, always_send, policy_template)
     conf = tmp / "checked.conf"
     conf.write_text(text)
     check = subprocess.run(
