@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .file_settings import secret_fields
+
 if TYPE_CHECKING:  # errors.py imports this module; policy.py imports errors.py
     from .policy import Policy
 
@@ -64,14 +66,17 @@ def credential_fields(policy: Policy) -> list[str]:
 def exposure_warnings(policy_path: str | Path, policy: Policy) -> list[str]:
     """Warnings for files of this policy that every local user can read while holding passwords.
 
-    The policy file is checked when any URL in the policy holds a password; an inventory
-    (``devices_file``) when one of the inventory's own URLs does.
+    The policy file is checked when any URL in the policy holds a password, or its file
+    settings hold an encryption key or a password; an inventory (``devices_file``) when one of
+    the inventory's own URLs does.
     """
     fields = credential_fields(policy)
-    if not fields:
+    # Keys and passwords for the provisioning files live in the policy file, never the CSV.
+    in_files = secret_fields(policy)
+    if not fields and not in_files:
         return []
     path = Path(policy_path)
-    files = [(path, fields)]
+    files = [(path, fields + in_files)]
     if policy.devices_file:
         files.append(
             (path.parent / policy.devices_file, [f for f in fields if f.startswith("devices[")])

@@ -3,7 +3,8 @@
 KeaFanvilError
 ├── PolicyError          the policy file cannot be read or is invalid (file, line, field)
 ├── EncodingError        a value does not fit the DHCP option that must carry it
-└── RenderError          a target server's configuration cannot express the policy
+├── RenderError          a target server's configuration cannot express the policy
+└── FilesError           provisioning files cannot be built, written or decrypted
 """
 
 from __future__ import annotations
@@ -58,3 +59,10 @@ class RenderError(KeaFanvilError):
         self.target = target
         self.entry = entry  # the policy entry at fault, e.g. "sites[0] (branch-a)"
         super().__init__(f"{target}: {entry}: {message}")
+
+
+class FilesError(KeaFanvilError):
+    """Provisioning files cannot be built, written, encrypted or decrypted.
+
+    Messages never hold an encryption key.
+    """

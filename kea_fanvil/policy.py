@@ -23,6 +23,7 @@ from pydantic import (
 
 from . import options
 from .errors import EncodingError
+from .file_settings import CustomFileName, FileSettings, FilesPolicy, ModelName, uses_files
 from .identify import default_prefixes, normalize_mac, normalize_prefix
 
 URL_SCHEMES = ("tftp", "ftp", "http", "https")  # what Fanvil firmware fetches (spec 2.3)
@@ -185,6 +186,21 @@ class Device(_Model):
     boot_file: BootFile | None = Field(
         None, description="ID-oriented file name: sent as option 67 and in the BOOTP file field."
     )
+    # Read by `kea-fanvil files build` only; exclude=True keeps them out of dumps, so the
+    # renderers' policy fingerprint (and output) does not move when they change.
+    model: ModelName | None = Field(
+        None, exclude=True, description="The phone's model (C62, X4U): picks its Common file."
+    )
+    custom_file: CustomFileName | None = Field(
+        None,
+        exclude=True,
+        description="Custom file name set in the phone's web page (spec 3.4); $mac allowed.",
+    )
+    settings: FileSettings | None = Field(
+        None,
+        exclude=True,
+        description="What the phone's own files (MAC-oriented, ID-oriented, custom) carry.",
+    )
 
 
 class Policy(_Model):
@@ -196,8 +212,14 @@ class Policy(_Model):
     devices: list[Device] = Field(default_factory=list)
     devices_file: str | None = Field(
         None,
-        description="CSV inventory (columns mac,url,boot_file,name), relative to the policy "
-        "file; its devices are added to `devices`. Suited to large inventories.",
+        description="CSV inventory (columns mac,url,boot_file,name,model), relative to the "
+        "policy file; its devices are added to `devices`. Suited to large inventories.",
+    )
+    files: FilesPolicy | None = Field(
+        None,
+        exclude=True,  # holds encryption keys; read by `kea-fanvil files build` only
+        description="Provisioning files (spec sections 3 and 5): format, versions, encryption, "
+        "settings per model.",
     )
 
 
@@ -234,6 +256,10 @@ def cross_check(policy: Policy) -> list[tuple[Location, str]]:
         first = macs.setdefault(device.mac, i)
         if first != i:
             problems.append((("devices", i, "mac"), f"{device.mac} is already devices[{first}]"))
+    if uses_files(policy):
+        from .files_build import files_problems  # only policies that describe files need it
+
+        problems += files_problems(policy)
     return problems
 
 

@@ -17,11 +17,12 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from .errors import PolicyError, PolicyProblem
+from .file_settings import uses_files
 from .policy import Device, Location, Policy, cross_check
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DEVICES = TypeAdapter(list[Device])
-CSV_COLUMNS = ("mac", "url", "boot_file", "name")
+CSV_COLUMNS = ("mac", "url", "boot_file", "name", "model")
 
 
 class _StrictLoader(_Loader):  # type: ignore[valid-type,misc]
@@ -49,9 +50,15 @@ _StrictLoader.add_constructor(
 )
 
 
+# pydantic's last step when a mapping's key (not its value) is wrong: `extra.sip.[key]`.
+_KEY_STEP = "[key]"
+
+
 def _field_name(loc: Iterable[str | int]) -> str:
     out = ""
     for part in loc:
+        if part == _KEY_STEP:
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -59,10 +66,12 @@ def _field_name(loc: Iterable[str | int]) -> str:
 def _node_at(root: yaml.Node | None, loc: Sequence[str | int]) -> yaml.Node | None:
     """The deepest YAML node along ``loc`` (a key node when the last step is a key)."""
     node = root
-    for part in loc:
+    for step, part in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 if key.value == str(part):
+                    if step + 1 < len(loc) and loc[step + 1] == _KEY_STEP:
+                        return key  # type: ignore[no-any-return]
                     node = value
                     break
             else:
@@ -166,8 +175,14 @@ def _yaml_problem(text: str, exc: yaml.YAMLError | UnicodeEncodeError) -> Policy
     return PolicyProblem(f"YAML: {reason}", "", line, column)
 
 
-def parse_policy(text: str, source: str = "<policy>", base_dir: Path | None = None) -> Policy:
-    """Validate policy text; raise :class:`PolicyError` listing every problem found."""
+def parse_policy(
+    text: str, source: str = "<policy>", base_dir: Path | None = None, check_files: bool = False
+) -> Policy:
+    """Validate policy text; raise :class:`PolicyError` listing every problem found.
+
+    ``check_files``: also check what building the provisioning files needs (file names from
+    boot files, ...) when the policy has no file settings, for which this is skipped otherwise.
+    """
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except (yaml.YAMLError, UnicodeEncodeError) as exc:
@@ -190,7 +205,12 @@ def parse_policy(text: str, source: str = "<policy>", base_dir: Path | None = No
     if policy.devices_file:
         policy = _with_inventory(policy, source, base_dir or Path("."), locator)
 
-    problems = [locator.problem(source, loc, msg) for loc, msg in cross_check(policy)]
+    found = cross_check(policy)
+    if check_files and not uses_files(policy):
+        from .files_build import files_problems
+
+        found += files_problems(policy)
+    problems = [locator.problem(source, loc, msg) for loc, msg in found]
     if problems:
         raise PolicyError(source, problems)
     return policy
@@ -231,12 +251,12 @@ def source_files(path: str | Path, policy: Policy) -> list[Path]:
     return files
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Read and validate the policy file at ``path``."""
+def load_policy(path: str | Path, check_files: bool = False) -> Policy:
+    """Read and validate the policy file at ``path`` (``check_files``: see :func:`parse_policy`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PolicyError(str(path), [PolicyProblem(f"cannot read the policy: {reason}")]) from None
-    return parse_policy(text, str(path), path.parent)
+    return parse_policy(text, str(path), path.parent, check_files)

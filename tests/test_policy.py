@@ -224,6 +224,7 @@ def test_schema_lists_the_top_level_keys() -> None:
         "sites",
         "devices",
         "devices_file",
+        "files",
     }
     assert schema["required"] == ["version", "provisioning"]
 

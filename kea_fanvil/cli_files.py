@@ -1,0 +1,329 @@
+"""``kea-fanvil files``: build the provisioning files of a policy, and decrypt one to check it.
+
+Registered on the main command by :mod:`kea_fanvil.cli`. Nothing here prints an encryption key:
+build output says which key (common or device) encrypted a file, decrypt reads keys from the
+policy or a key file, never from the command line (where `ps` and shell history would keep it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Column, Table
+
+from . import config_formats, file_crypto
+from .credentials import exposure_warnings
+from .errors import FilesError, PolicyError
+from .file_settings import (
+    DEFAULT_ENCRYPTION_MODE,
+    DEFAULT_PADDING,
+    EncryptionMode,
+    Padding,
+)
+from .files_build import BuildReport, FileKind, KeyKind, State, build, key_for
+from .policy import Policy
+from .policy_file import load_policy
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EPILOG = (
+    "Docs: docs/provisioning-files.md (formats, versions, encryption, nginx and tftpd-hpa). "
+    "Policy errors exit 1, usage errors 2."
+)
+SHOWN_ROWS = 40  # build lists at most this many files unless --all
+SHORT_KINDS: dict[FileKind, str] = {
+    "common": "Common",
+    "mac": "MAC",
+    "id": "ID",
+    "custom": "custom",
+}
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def _load(path: Path) -> Policy:
+    """The policy, checked for everything building files needs; problems as FILE:LINE: FIELD."""
+    try:
+        policy = load_policy(path, check_files=True)
+    except PolicyError as exc:
+        count = len(exc.problems)
+        err.print(
+            f"{path}: {count} problem{'s' if count != 1 else ''}",
+            style="bold red",
+            markup=False,
+            soft_wrap=True,
+        )
+        for problem in exc.problems:
+            err.print(problem.render(str(path)), markup=False, soft_wrap=True)
+        sys.exit(1)
+    for warning in exposure_warnings(path, policy):
+        err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
+    return policy
+
+
+@click.group(epilog=EPILOG)
+def files() -> None:
+    """Build the provisioning files phones download (spec sections 3 and 5).
+
+    After DHCP hands a phone its URL, the phone downloads its model's Common file, then its
+    MAC-oriented file (or the ID-oriented or custom file). `files build` writes them from the
+    same policy that steers DHCP, so the address, the names and the contents come from one
+    place; serve the folder with nginx or tftpd-hpa (docs/provisioning-files.md).
+
+    \b
+      kea-fanvil files build policy.yaml --out /srv/fanvil
+      kea-fanvil files decrypt /srv/fanvil/0c383e113af8.cfg --policy policy.yaml
+    """
+
+
+def _encryption_text(report: BuildReport) -> str:
+    enc = report.encryption
+    if enc is None:
+        return "not encrypted"
+    which = [n for n, k in (("Common", enc.common_key), ("device", enc.device_key)) if k]
+    return (
+        f"{' and '.join(which)} files encrypted, {enc.mode} with {enc.padding} padding "
+        "(not verified against a phone)"
+    )
+
+
+def _report_json(report: BuildReport) -> dict[str, Any]:
+    enc = report.encryption
+    return {
+        "out_dir": str(report.out_dir),
+        "format": report.file_format,
+        "dry_run": report.dry_run,
+        "encryption": None
+        if enc is None
+        else {
+            "mode": enc.mode,
+            "padding": enc.padding,
+            "common_files": enc.common_key is not None,
+            "device_files": enc.device_key is not None,
+        },
+        "files": [
+            {
+                "name": f.name,
+                "kind": f.kind,
+                "for": f.owner,
+                "version": f.version,
+                "state": f.state,
+                "encrypted_with": f.encrypted_with,
+                "size": f.size,
+            }
+            for f in report.files
+        ],
+    }
+
+
+@files.command("build", epilog=EPILOG)
+@click.argument("policy", type=click.Path(path_type=Path, dir_okay=False), metavar="POLICY")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write into (created if missing); the folder your HTTP or TFTP server serves.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--all", "show_all", is_flag=True, help="List every file, unchanged ones too.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def build_command(
+    policy: Path, out_dir: Path, dry_run: bool, show_all: bool, as_json: bool
+) -> None:
+    """Write POLICY's provisioning files into --out.
+
+    \b
+    One Common file per model in use (a device's `model`, or files.models), named as spec
+    3.1 says (C62: f0C006200000.cfg); one MAC-oriented file per device (0c383e113af8.cfg);
+    an ID-oriented file for a device with a boot_file and a custom file for one with a
+    custom_file. CFG by default, XML with files.format: xml; names stay .cfg either way.
+
+    A file's Version goes up by 0.0001 only when its content changes, so running this again
+    on an unchanged policy rewrites nothing and phones do not reboot for nothing. The
+    versions live in DIR/.kea-fanvil-manifest.json: keep it with the files. Files the policy
+    no longer describes are deleted (only files the manifest lists).
+    """
+    loaded = _load(policy)
+    try:
+        report = build(loaded, out_dir, dry_run=dry_run)
+    except FilesError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(_report_json(report), indent=2))
+        return
+    rows = [f for f in report.files if show_all or f.state != "unchanged" or f.kind == "common"]
+    if rows:
+        # File names stay whole (they are copied into URLs and greps); the owner may fold.
+        table = Table(
+            Column("file", no_wrap=True),
+            Column("kind", no_wrap=True),
+            Column("for", overflow="fold", min_width=17),  # a whole MAC
+            Column("version", no_wrap=True),
+            Column("state", no_wrap=True),
+            Column("key", no_wrap=True),
+        )
+        for f in rows[:SHOWN_ROWS] if not show_all else rows:
+            table.add_row(
+                f.name,
+                SHORT_KINDS[f.kind] if f.kind else "-",
+                f.owner,
+                f.version,
+                f.state,
+                f.encrypted_with or "-",
+            )
+        out.print(table)
+        if not show_all and len(rows) > SHOWN_ROWS:
+            out.print(f"... and {len(rows) - SHOWN_ROWS} more (--all lists them)", markup=False)
+    if not any(f.kind == "common" for f in report.files):
+        err.print(
+            "note: no model in use, so no Common file: give devices a `model`, or list models "
+            "under files.models",
+            markup=False,
+            soft_wrap=True,
+        )
+    states: tuple[State, ...] = ("new", "changed", "unchanged", "restored", "removed")
+    counts = ", ".join(f"{report.count(s)} {s}" for s in states if report.count(s))
+    verb = "would write" if dry_run else "wrote"
+    out.print(
+        f"{verb} {report.out_dir}: {report.file_format.upper()}, {_encryption_text(report)}; "
+        f"{counts or 'nothing to do'}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _fail(f"cannot read the key file {path}: {reason}")
+    try:
+        return file_crypto.parse_key(text.strip(), f"key file {path}")
+    except FilesError as exc:
+        _fail(str(exc))
+
+
+def _policy_key(
+    policy_path: Path, file: Path, kind: KeyKind | None
+) -> tuple[KeyKind, bytes, EncryptionMode, Padding]:
+    loaded = _load(policy_path)
+    encryption = loaded.files.encryption if loaded.files else None
+    if encryption is None:
+        _fail(f"{policy_path} encrypts no file (it has no files.encryption)")
+    if kind is None:
+        kind = key_for(loaded, file.name)
+        if kind is None:
+            raise click.UsageError(
+                f"{file.name} is not a file {policy_path} builds; say which key decrypts it "
+                "with --common or --device"
+            )
+    secret = encryption.common_key if kind == "common" else encryption.device_key
+    if secret is None:
+        _fail(f"{policy_path} has no {kind}_key: its {kind} files are not encrypted")
+    return kind, bytes.fromhex(secret.get_secret_value()), encryption.mode, encryption.padding
+
+
+@files.command("decrypt", epilog=EPILOG, short_help="Decrypt a built file to check it and its key.")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Take the key, mode and padding from this policy's files.encryption.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="A file holding the key (64 hex digits); - reads standard input.",
+)
+@click.option("--common", "kind", flag_value="common", help="Use the Common files' key.")
+@click.option("--device", "kind", flag_value="device", help="Use the device files' key.")
+@click.option(
+    "--mode",
+    type=click.Choice(["aes-256-ecb", "aes-256-cbc"]),
+    help=f"AES mode (default: the policy's, else {DEFAULT_ENCRYPTION_MODE}).",
+)
+@click.option(
+    "--padding",
+    type=click.Choice(["pkcs7", "zero"]),
+    help=f"Padding (default: the policy's, else {DEFAULT_PADDING}).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the plain file here (mode 0600: it may hold passwords) instead of printing it.",
+)
+def decrypt_command(
+    file: Path,
+    policy_path: Path | None,
+    key_file: Path | None,
+    kind: KeyKind | None,
+    mode: EncryptionMode | None,
+    padding: Padding | None,
+    output: Path | None,
+) -> None:
+    """Decrypt FILE, a file `files build` encrypted, and print it: to check a file or a key.
+
+    The key comes from --policy (the Common key for a Common file, the device key for the
+    others, told apart by the file's name) or from --key-file, never from the command line.
+    Succeeds only if the result is a Fanvil configuration file, and reports its version.
+    Fanvil's AES mode is not public: what works here is not proven to work on a phone.
+    """
+    if (policy_path is None) == (key_file is None):
+        raise click.UsageError("give the key with --policy POLICY or --key-file FILE (one)")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}")
+    plain = config_formats.read_version(data)
+    if plain is not None:
+        _fail(f"{file} is not encrypted: it is a {plain[0].upper()} file, version {plain[1]}")
+    if policy_path is not None:
+        kind, key, policy_mode, policy_padding = _policy_key(policy_path, file, kind)
+        mode, padding = mode or policy_mode, padding or policy_padding
+    else:
+        assert key_file is not None
+        key = _read_key_file(key_file)
+        mode, padding = mode or DEFAULT_ENCRYPTION_MODE, padding or DEFAULT_PADDING
+    which = f"the {kind} key" if kind else "the key"
+    try:
+        text = file_crypto.decrypt(data, key, mode, padding)
+    except FilesError as exc:
+        _fail(f"cannot decrypt {file} with {which} ({mode}, {padding} padding): {exc}")
+    found = config_formats.read_version(text)
+    if found is None:
+        _fail(
+            f"{file} decrypted with {which} ({mode}, {padding} padding) is not a Fanvil "
+            "configuration file (no <<VOIP CONFIG FILE>> or <VOIP_CONFIG_FILE> header): the "
+            "key, the mode or the padding is not the one it was encrypted with"
+        )
+    summary = (
+        f"{file}: decrypted with {which} ({mode}, {padding} padding): "
+        f"{found[0].upper()} file, version {found[1]}"
+    )
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out_file:
+                out_file.write(text)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}")
+        summary += f"; wrote {output}"
+    err.print(summary, markup=False, soft_wrap=True)
