@@ -544,3 +544,19 @@ def run() -> None:  # pragma: no cover - for `python -m kea_fanvil`
         main()
     except KeaFanvilError as exc:
         _fail(str(exc))
+
+
+# `probe` plays a phone on the wire rather than reading a policy; it lives in its own module.
+from .cli_probe import probe  # noqa: E402
+
+main.add_command(probe)
+
+# `pnp` answers phones with static addresses over SIP (spec 2.2); its own module too.
+from .cli_pnp import pnp  # noqa: E402
+
+main.add_command(pnp)
+
+# `files` writes the provisioning files the phones download; its own module too.
+from .cli_files import files  # noqa: E402
+
+main.add_command(files)

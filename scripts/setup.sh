@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Sets up everything kea-fanvil needs on Debian bookworm, as root: Debian packages (Kea 2.2 with its
-# headers, dnsmasq, ISC dhcpd, build tools), the virtual environment at .venv with the package and
-# its dev tools, and the Kea hook library built against the installed Kea. Safe to run again.
+# headers, dnsmasq, ISC dhcpd, build tools, and nginx and tftpd-hpa, the file servers of the probe
+# tests), the virtual environment at .venv with the package and its dev tools, and the Kea hook
+# library built against the installed Kea. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   kea-dhcp4-server kea-dev kea-admin kea-common
   dnsmasq-base isc-dhcp-server
+  nginx tftpd-hpa openssl util-linux
+  sip-tester  # sipp: the SIP peer of the PnP responder tests
   libboost-dev iproute2 procps g++ make pkg-config
   python3 python3-venv python3-dev libpython3-dev
 )
@@ -25,9 +28,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # The packaged services (Kea and dhcpd on port 67, nginx on 80, tftpd-hpa on 69) must not start
+  # outside our namespaces; nginx's install even fails when port 80 is taken. A policy-rc.d that
+  # says no keeps the packages' scripts from starting them during the install (Docker images
+  # already have one: it is left alone).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# kea-fanvil setup.sh: start no service while installing\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The packaged services must not grab the DHCP port outside our namespaces.
-  for svc in kea-dhcp4-server kea-dhcp6-server kea-dhcp-ddns-server kea-ctrl-agent isc-dhcp-server isc-dhcp-server6; do
+  for svc in kea-dhcp4-server kea-dhcp6-server kea-dhcp-ddns-server kea-ctrl-agent isc-dhcp-server isc-dhcp-server6 nginx tftpd-hpa; do
     systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
   done
 fi
