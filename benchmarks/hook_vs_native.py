@@ -33,7 +33,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "integration"))
 
-from lab import KeaServer, Lab, client_dora, kea_command, kea_config, netns_pair, start_kea  # noqa: E402
+from lab import (  # noqa: E402
+    KeaServer,
+    Lab,
+    client_dora,
+    kea_command,
+    kea_config,
+    netns_pair,
+    perfdhcp_argv,
+    start_kea,
+)
 
 from kea_fanvil import hook_build, load_policy  # noqa: E402
 from kea_fanvil.render import kea as render_kea  # noqa: E402
@@ -109,26 +118,7 @@ def hook_config(
 
 def perfdhcp(lab: Lab, rate: int, duration: int, clients: int) -> float:
     """Run perfdhcp at `rate` DORA/s; return the fraction of exchanges dropped."""
-    argv = [
-        "ip",
-        "netns",
-        "exec",
-        lab.cli_ns,
-        "perfdhcp",
-        "-4",
-        "-l",
-        lab.cli_if,
-        "-r",
-        str(rate),
-        "-R",
-        str(clients),
-        "-p",
-        str(duration),
-        "-o",
-        f"60,{VENDOR_CLASS.hex()}",
-        "-b",
-        "mac=0c:38:3e:00:00:00",
-    ]
+    argv = perfdhcp_argv(lab, rate, clients, duration, VENDOR_CLASS)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30, check=False)
     sent = [int(x) for x in re.findall(r"sent packets: (\d+)", done.stdout)]
     received = [int(x) for x in re.findall(r"received packets: (\d+)", done.stdout)]

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "integration"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from hook_vs_native import VENDOR_CLASS, hook_config, write_policies  # noqa: E402
-from lab import Lab, client_dora, kea_command, netns_pair, start_kea  # noqa: E402
+from lab import Lab, client_dora, kea_command, netns_pair, perfdhcp_argv, start_kea  # noqa: E402
 
 WAYS = ("none", "watch", "config-reload")
 
@@ -52,27 +52,8 @@ def change_inventory(csv_path: Path, generation: int) -> None:
 
 
 def perfdhcp(lab: Lab, rate: int, duration: int, clients: int) -> dict[str, float]:
-    argv = lab.exec_argv(
-        lab.cli_ns,
-        "perfdhcp",
-        "-4",
-        "-l",
-        lab.cli_if,
-        "-r",
-        str(rate),
-        "-R",
-        str(clients),
-        "-p",
-        str(duration),
-        "-d",
-        "5",
-        "-W",
-        "5000000",
-        "-o",
-        f"60,{VENDOR_CLASS.hex()}",
-        "-b",
-        "mac=0c:38:3e:00:00:00",
-    )
+    # Drop time 5 s: a late answer is still an answer. Then wait 5 s for the last ones.
+    argv = perfdhcp_argv(lab, rate, clients, duration, VENDOR_CLASS, "-d", "5", "-W", "5000000")
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
     sent = [int(x) for x in re.findall(r"sent packets: (\d+)", done.stdout)]
     received = [int(x) for x in re.findall(r"received packets: (\d+)", done.stdout)]

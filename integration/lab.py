@@ -537,6 +537,22 @@ def start_dhcpd(lab: Lab, conf_text: str, tmp_path: Path) -> ServerProcess:
     return server
 
 
+# --- load -----------------------------------------------------------------------------------------
+
+
+def perfdhcp_argv(
+    lab: Lab, rate: int, clients: int, seconds: int, vendor_class: bytes, *extra: str
+) -> list[str]:
+    """perfdhcp in the client namespace playing Fanvil phones: `clients` MACs under 0c:38:3e
+    sending option 60 `vendor_class`, `rate` DORAs a second for `seconds`."""
+    return lab.exec_argv(
+        lab.cli_ns,
+        *("perfdhcp", "-4", "-l", lab.cli_if, "-r", str(rate), "-R", str(clients)),
+        *("-p", str(seconds), *extra, "-o", f"60,{vendor_class.hex()}"),
+        *("-b", "mac=0c:38:3e:00:00:00"),
+    )
+
+
 # --- Kea's control channel ----------------------------------------------------------------------
 
 

@@ -92,10 +92,14 @@ def start_responder(lab: Lab, policy: Path, tmp_path: Path, *extra: str) -> PnpS
 
 
 def probe(
-    lab: Lab, source: str, mac: str, *extra: str, timeout: float = 2.0
+    lab: Lab, source: str, mac: str, *extra: str, timeout: float = 2.0, command: str = "pnp"
 ) -> tuple[int, dict[str, Any]]:
-    """`kea-fanvil pnp probe SOURCE --mac MAC --json` as a phone; (exit status, report)."""
-    argv = [str(KEA_FANVIL), "pnp", "probe", source, "--mac", mac, "--json"]
+    """`kea-fanvil pnp probe SOURCE --mac MAC --json` as a phone (or, with command "probe",
+    `kea-fanvil probe SOURCE --pnp ...`); (exit status, report)."""
+    if command == "pnp":
+        argv = [str(KEA_FANVIL), "pnp", "probe", source, "--mac", mac, "--json"]
+    else:
+        argv = [str(KEA_FANVIL), "probe", source, "--pnp", "--mac", mac, "--json"]
     argv += ["--timeout", str(timeout), "--show-secrets", *extra]
     done = subprocess.run(
         lab.exec_argv(lab.cli_ns, *argv),

@@ -42,6 +42,22 @@ def decide(mac, opt60, opt55, giaddr, yiaddr):
 """
 
 
+def stand_in_hook(tmp_path: Path, **parameters: object) -> dict[str, object]:
+    """The hooks-libraries entry loading STAND_IN as kea_fanvil.hook_entry."""
+    package = tmp_path / "stand_in" / "kea_fanvil"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "hook_entry.py").write_text(STAND_IN)
+    return {
+        "library": str(hook_build.library_path()),
+        "parameters": {
+            "policy": str(tmp_path / "unused.yaml"),
+            "python-path": str(package.parent),
+            **parameters,
+        },
+    }
+
+
 def _render_hook_entry(policy: Path) -> dict[str, object]:
     """The hooks-libraries entry exactly as `kea-fanvil render kea-hook` prints it."""
     done = subprocess.run(
@@ -81,17 +97,7 @@ def test_missing_policy_parameter_refuses_to_load(lab: Lab, tmp_path: Path) -> N
 def test_failures_leave_the_response_unchanged_and_are_counted(
     lab: Lab, tmp_path: Path, multi_threading: bool
 ) -> None:
-    package = tmp_path / "stand_in" / "kea_fanvil"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "hook_entry.py").write_text(STAND_IN)
-    hook = {
-        "library": str(hook_build.library_path()),
-        "parameters": {
-            "policy": str(tmp_path / "unused.yaml"),
-            "python-path": str(package.parent),
-        },
-    }
+    hook = stand_in_hook(tmp_path)
     config = kea_config(
         lab,
         option_data=[{"name": "tftp-server-name", "data": KEA_OWN_66, "always-send": True}],
@@ -122,18 +128,7 @@ def test_failures_leave_the_response_unchanged_and_are_counted(
 
 
 def test_one_line_per_kind_per_interval(lab: Lab, tmp_path: Path) -> None:
-    package = tmp_path / "stand_in" / "kea_fanvil"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "hook_entry.py").write_text(STAND_IN)
-    hook = {
-        "library": str(hook_build.library_path()),
-        "parameters": {
-            "policy": str(tmp_path / "unused.yaml"),
-            "python-path": str(package.parent),
-            "error-log-interval": 2,
-        },
-    }
+    hook = stand_in_hook(tmp_path, **{"error-log-interval": 2})
     kea = start_kea(lab, kea_config(lab, hooks=[hook], multi_threading=True), tmp_path)
 
     for mac in ("0c:38:3e:00:00:01", "0c:38:3e:00:01:01", "0c:38:3e:00:02:01"):

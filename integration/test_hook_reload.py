@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import KeaServer, Lab, client_dora, kea_command, kea_config, start_kea, statistic
+from lab import (
+    KeaServer,
+    Lab,
+    client_dora,
+    kea_command,
+    kea_config,
+    perfdhcp_argv,
+    start_kea,
+    statistic,
+)
 
 from kea_fanvil import hook_build
 
@@ -27,6 +36,7 @@ PRL = bytes([1, 3, 6, 43, 66])
 PHONE = "0c:38:3e:00:ff:01"  # perfdhcp -R 1000 varies only the MAC's low 10 bits
 DEVICE = "0c:38:3e:11:3a:f8"
 SECRET = "s3cret-Pa55"
+PHONE_CLASS = b"Fanvil X4 2.10.2"
 
 POLICY = """\
 version: 1
@@ -99,27 +109,9 @@ def wait_for(predicate: Any, what: str, timeout: float = 10.0) -> None:
 
 
 def start_perfdhcp(lab: Lab, rate: int, seconds: int, clients: int) -> subprocess.Popen[str]:
-    argv = lab.exec_argv(
-        lab.cli_ns,
-        "perfdhcp",
-        "-4",
-        "-l",
-        lab.cli_if,
-        "-r",
-        str(rate),
-        "-R",
-        str(clients),
-        "-p",
-        str(seconds),
-        "-d",
-        "5",  # a late answer is still an answer; lost means never
-        "-W",
-        "4000000",  # after the last DISCOVER, wait 4 s for the answers still coming
-        "-o",
-        f"60,{b'Fanvil X4 2.10.2'.hex()}",
-        "-b",
-        "mac=0c:38:3e:00:00:00",
-    )
+    # Drop time 5 s: a late answer is still an answer, lost means never; after the last
+    # DISCOVER, wait 4 s for the answers still coming.
+    argv = perfdhcp_argv(lab, rate, clients, seconds, PHONE_CLASS, "-d", "5", "-W", "4000000")
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

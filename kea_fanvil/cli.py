@@ -38,9 +38,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def _load(path: Path) -> Policy:
+def _load(path: Path, check_files: bool = False) -> Policy:
+    """The policy, or every problem printed as FILE:LINE:COL: FIELD: MESSAGE and exit 1.
+
+    ``check_files``: also what building provisioning files needs (`files build`).
+    """
     try:
-        policy = load_policy(path)
+        policy = load_policy(path, check_files=check_files)
     except PolicyError as exc:
         count = len(exc.problems)
         err.print(

@@ -18,8 +18,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from . import config_formats, file_crypto
-from .credentials import exposure_warnings
-from .errors import FilesError, PolicyError
+from .errors import FilesError
 from .file_settings import (
     DEFAULT_ENCRYPTION_MODE,
     DEFAULT_PADDING,
@@ -28,7 +27,6 @@ from .file_settings import (
 )
 from .files_build import BuildReport, FileKind, KeyKind, State, build, key_for
 from .policy import Policy
-from .policy_file import load_policy
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -53,22 +51,9 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _load(path: Path) -> Policy:
     """The policy, checked for everything building files needs; problems as FILE:LINE: FIELD."""
-    try:
-        policy = load_policy(path, check_files=True)
-    except PolicyError as exc:
-        count = len(exc.problems)
-        err.print(
-            f"{path}: {count} problem{'s' if count != 1 else ''}",
-            style="bold red",
-            markup=False,
-            soft_wrap=True,
-        )
-        for problem in exc.problems:
-            err.print(problem.render(str(path)), markup=False, soft_wrap=True)
-        sys.exit(1)
-    for warning in exposure_warnings(path, policy):
-        err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
-    return policy
+    from .cli import _load as load_checked  # cli.py imports this module at its end
+
+    return load_checked(path, check_files=True)
 
 
 @click.group(epilog=EPILOG)

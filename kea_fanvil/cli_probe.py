@@ -482,6 +482,12 @@ Exit codes:
     is_flag=True,
     help="Print passwords in URLs as they are, not as user:****@host.",
 )
+@click.option(
+    "--pnp",
+    is_flag=True,
+    help="Instead of DHCP, multicast the PnP SUBSCRIBE a phone with a static address sends "
+    "(spec 2.2) and report the NOTIFY; same as `kea-fanvil pnp probe`.",
+)
 def probe(
     iface: str,
     mac: str | None,
@@ -499,7 +505,11 @@ def probe(
     fetch_timeout: float,
     as_json: bool,
     show_secrets: bool,
+    pnp: bool,
 ) -> None:
+    if pnp:
+        _pnp(iface, mac, model, vendor_class, timeout, as_json, show_secrets)
+        return
     if vendor_class is not None and no_vendor_class:
         raise click.UsageError("--vendor-class and --no-vendor-class exclude each other")
     if (insecure or ca_file) and not do_fetch:
@@ -537,6 +547,56 @@ def probe(
     else:
         print_outcome(outcome, show_secrets)
     sys.exit(outcome.exit_code)
+
+
+def _pnp(
+    iface: str,
+    mac: str | None,
+    model: str | None,
+    vendor_class: str | None,
+    timeout: float,
+    as_json: bool,
+    show_secrets: bool,
+) -> None:
+    """`probe --pnp`: the PnP probe with this command's phone settings."""
+    from .cli_pnp import probe_command
+    from .identify import parse_vendor_class
+
+    ctx = click.get_current_context()
+    dhcp_only = ("do_fetch", "prl", "custom_option", "no_vendor_class", "insecure", "ca_file")
+    given = [
+        f"--{name.replace('_', '-').removeprefix('do-')}"
+        for name in dhcp_only
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} do not go with --pnp (no DHCP is involved)")
+    parsed = parse_vendor_class(vendor_class.encode()) if vendor_class else None
+    if mac is None:
+        try:
+            mac = default_mac(iface)
+        except OSError:
+            raise click.UsageError(f"--mac is needed: {iface} is not an interface") from None
+    else:
+        try:
+            mac = normalize_mac(mac)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--mac") from None
+    ctx.invoke(
+        probe_command,
+        source=iface,
+        mac=mac,
+        vendor=(parsed.vendor if parsed else "") or "Fanvil",
+        model=model or (parsed.model if parsed else "") or "C62",
+        firmware=(parsed.firmware if parsed else "") or "2.4.1",
+        group="224.0.1.75",
+        port=5060,
+        timeout=max(timeout, 3.0),  # a NOTIFY follows the 200 OK: give it the PnP default
+        repeat=1,
+        uri_form="MAC=",
+        as_json=as_json,
+        show_secrets=show_secrets,
+    )
 
 
 def _fail(code: int, message: str, iface: str, mac: str | None, as_json: bool) -> NoReturn:

@@ -171,6 +171,17 @@ class Engine:
             return None
         return self._select(resolved[1], resolved[2], prl)
 
+    def explain(
+        self, mac: bytes, vendor_class: bytes | None, giaddr: bytes, yiaddr: bytes
+    ) -> tuple[MatchedBy, str, str | None, str | None] | None:
+        """(matched by, URL, boot file, site name) without the options: what the inventory
+        records, at a fraction of :meth:`decide`'s cost. None when not a phone of ours."""
+        resolved = self._resolve(mac, vendor_class, giaddr, yiaddr)
+        if resolved is None:
+            return None
+        matched, url, boot, site, _ = resolved
+        return matched, url, boot, site.name if site else None
+
     def decide(self, request: Request) -> Decision:
         """Everything about one decision, for the CLI and tests."""
         resolved = self._resolve(request.mac, request.vendor_class, request.giaddr, request.yiaddr)

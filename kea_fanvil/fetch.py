@@ -50,12 +50,18 @@ TOTAL_TIMEOUT_FACTOR = 12
 
 # FIELD-NOTES "CFG format": the first line is `<<VOIP CONFIG FILE>>Version:2.0002`.
 _VERSION = re.compile(rb"<<VOIP CONFIG FILE>>[ \t]*Version[ \t]*:[ \t]*([^\s<]+)", re.IGNORECASE)
+# The old XML dialect (FIELD-NOTES): <VOIP_CONFIG_FILE><version>2.0003</version>.
+_XML_VERSION = re.compile(rb"<VOIP_CONFIG_FILE>\s*<version>\s*([0-9]+\.[0-9]+)\s*</version>")
 
 
 def config_version(data: bytes) -> str | None:
-    """The version in a CFG file's `<<VOIP CONFIG FILE>>Version:` first line, else None."""
+    """The config version: a CFG file's `<<VOIP CONFIG FILE>>Version:` first line, or the
+    `<version>` of an XML file in the `<VOIP_CONFIG_FILE>` dialect; else None (encrypted files
+    included: decrypt them with `kea-fanvil files decrypt`)."""
     head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
     found = _VERSION.match(head.split(b"\n", 1)[0])
+    if found is None and head.startswith(b"<"):
+        found = _XML_VERSION.search(head[:4096])
     return found[1].decode("ascii", "replace") if found else None
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ipaddress
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .credentials import mask
+from .identify import VendorClass, parse_vendor_class
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -160,7 +161,7 @@ Report = Callable[[str, str, str], None]
 
 
 def _address(raw: bytes) -> str:
-    return "" if raw == b"\0\0\0\0" or len(raw) != 4 else str(ipaddress.IPv4Address(raw))
+    return "" if raw == b"\0\0\0\0" or len(raw) != 4 else socket.inet_ntoa(raw)
 
 
 def by_mac(batch: Iterable[Facts]) -> dict[bytes, tuple[float, int, Facts]]:
@@ -175,25 +176,40 @@ def by_mac(batch: Iterable[Facts]) -> dict[bytes, tuple[float, int, Facts]]:
     return latest
 
 
+_NO_VENDOR = VendorClass("", "", "", "")
+_vendor_classes: dict[bytes, VendorClass] = {}  # option 60 values repeat: parse each once
+
+
+def _vendor(opt60: bytes | None) -> VendorClass:
+    if not opt60:
+        return _NO_VENDOR
+    found = _vendor_classes.get(opt60)
+    if found is None:
+        if len(_vendor_classes) >= 4096:
+            _vendor_classes.clear()
+        found = _vendor_classes[opt60] = parse_vendor_class(opt60)
+    return found
+
+
 def sighting(first_seen: float, times: int, facts: Facts) -> dict[str, Any] | None:
     """The upsert row for one phone, from its latest facts; None if it no longer matches."""
-    from .engine import Request  # the engine imports nothing of this module; keep it that way
-
-    seen, mac, opt60, opt55, giaddr, yiaddr, engine = facts
-    decision = engine.decide(Request(mac, opt60, opt55, giaddr, yiaddr))
-    if decision.matched_by is None:
+    seen, mac, opt60, _, giaddr, yiaddr, engine = facts
+    explained = engine.explain(mac, opt60, giaddr, yiaddr)
+    if explained is None:
         return None  # the policy changed in between; nothing to say about this client
+    matched_by, url, boot_file, site = explained
+    vendor = _vendor(opt60)
     return {
-        "mac": ":".join(f"{b:02x}" for b in mac),
-        "matched_by": decision.matched_by,
-        "model": decision.model,
-        "firmware": decision.firmware,
-        "vendor_class": decision.vendor_class.text if decision.vendor_class else "",
+        "mac": mac.hex(":"),
+        "matched_by": matched_by,
+        "model": vendor.model,
+        "firmware": vendor.firmware,
+        "vendor_class": vendor.text,
         "address": _address(yiaddr),
         "relay": _address(giaddr),
-        "site": decision.site or "",
-        "url": mask(decision.url or ""),
-        "boot_file": decision.boot_file or "",
+        "site": site or "",
+        "url": mask(url),
+        "boot_file": boot_file or "",
         "first_seen": first_seen,
         "last_seen": seen,
         "times_seen": times,
@@ -271,7 +287,11 @@ class InventoryWriter(threading.Thread):
         # up at most REFRESH seconds later.
         rows: list[dict[str, Any]] = []
         written: dict[bytes, tuple[tuple[Any, ...], float]] = {}
-        for mac, (first_seen, times, facts) in by_mac(batch).items():
+        for n, (mac, (first_seen, times, facts)) in enumerate(by_mac(batch).items()):
+            if n % 32 == 31:
+                # Let Kea's threads in: they would otherwise wait up to Python's switch
+                # interval (5 ms) for the GIL while this loop holds it.
+                time.sleep(0)
             key = (facts[2], facts[3], facts[4], facts[5], id(facts[6]))
             known = self._known.get(mac)
             if known is not None and known[0] == key and facts[0] - known[1] < REFRESH:

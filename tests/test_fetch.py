@@ -41,6 +41,8 @@ BIG = b"<<VOIP CONFIG FILE>>Version:2.0004\n" + bytes(range(256)) * 9  # several
         (b"<<voip config file>>version:2.0002\n", "2.0002"),
         (b"<GLOBAL CONFIG MODULE>\n<<VOIP CONFIG FILE>>Version:2.0002\n", None),  # not first
         (b"<?xml version='1.0'?><VOIP_CONFIG_FILE></VOIP_CONFIG_FILE>", None),
+        (b'<?xml version="1.0"?>\n<VOIP_CONFIG_FILE>\n<version>2.0003</version>\n', "2.0003"),
+        (b"<sysConf><version>2.0003</version></sysConf>", None),  # the new dialect: unknown
         (b"<<VOIP CONFIG FILE>>Version:\n", None),
         (b"", None),
     ],
