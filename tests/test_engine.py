@@ -184,10 +184,14 @@ def test_decisions(case: Case) -> None:
     assert decision.url == case.url
     assert [code for code, _ in decision.options] == sorted(c for c, _ in decision.options)
     raw = engine.decide_raw(mac, case.vendor_class, bytes([1, 3, 6]), case.giaddr, case.yiaddr)
+    explained = engine.explain(mac, case.vendor_class, case.giaddr, case.yiaddr)
     if case.matched_by is None:
         assert raw is None
+        assert explained is None
     else:
         assert raw == (decision.options, case.boot_file.encode() if case.boot_file else None)
+        # What the inventory records agrees with the full decision.
+        assert explained == (case.matched_by, decision.url, case.boot_file, case.site)
 
 
 def test_always_send_false_filters_by_option_55() -> None:
