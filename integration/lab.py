@@ -187,28 +187,36 @@ def _kill_leftovers(ns: str) -> None:
 # --- the client, run in the client namespace ----------------------------------------------------
 
 
+def run_json_in_netns(ns: str, argv: list[str], timeout: float = 60.0) -> tuple[int, Any, str]:
+    """Run a helper (`argv`, usually this Python and a script) in namespace `ns`, with the
+    repository on its path; (exit status, its stdout read as JSON or None, its stderr)."""
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(PYTHONPATH=pythonpath),
+        check=False,
+    )
+    try:
+        reply = json.loads(done.stdout) if done.returncode == 0 else None
+    except json.JSONDecodeError:
+        reply = None
+    return done.returncode, reply, done.stderr
+
+
 def call_in_netns(ns: str, call: str, process_timeout: float = 30.0, **kwargs: Any) -> Any:
     """Run `kea_fanvil.dhcp_client.<call>(**kwargs)` in namespace `ns`; return its result.
 
     The child's DhcpClientError subclasses are raised again here with the same class.
     """
-    argv = [
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        sys.executable,
-        str(RUN_CLIENT),
-        json.dumps({"call": call, "kwargs": run_client.encode(kwargs)}),
-    ]
-    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    env = _env(PYTHONPATH=pythonpath)
-    done = subprocess.run(
-        argv, capture_output=True, text=True, timeout=process_timeout, env=env, check=False
+    request = json.dumps({"call": call, "kwargs": run_client.encode(kwargs)})
+    code, reply, stderr = run_json_in_netns(
+        ns, [sys.executable, str(RUN_CLIENT), request], process_timeout
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"client {call} crashed ({done.returncode}):\n{done.stderr}")
-    reply = json.loads(done.stdout)
+    if code != 0 or not isinstance(reply, dict):
+        raise RuntimeError(f"client {call} crashed ({code}):\n{stderr}")
     if "error" in reply:
         error_type = getattr(dhcp_client, reply["error"]["type"], dhcp_client.DhcpClientError)
         if error_type is dhcp_client.DhcpNak:

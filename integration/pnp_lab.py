@@ -13,7 +13,6 @@ never changes namespace: everything inside runs under `ip netns exec`.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import Lab, ServerProcess, _env, _run, netns_pair
+from lab import Lab, ServerProcess, _env, _run, netns_pair, run_json_in_netns
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "sipp" / "pnp_subscribe.xml"
@@ -168,16 +167,7 @@ def sipp(
 def send(lab: Lab, source: str, mode: str, count: int, seed: int = 8) -> dict[str, Any]:
     """Run `pnp_sender.py` in the client namespace; its JSON report."""
     argv = [sys.executable, str(SENDER), mode, source, GROUP, str(count), str(seed)]
-    pythonpath = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
-    done = subprocess.run(
-        lab.exec_argv(lab.cli_ns, *argv),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_env(PYTHONPATH=pythonpath),
-        check=False,
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"pnp_sender.py {mode} failed:\n{done.stderr}")
-    report: dict[str, Any] = json.loads(done.stdout)
+    code, report, stderr = run_json_in_netns(lab.cli_ns, argv)
+    if code != 0 or not isinstance(report, dict):
+        raise AssertionError(f"pnp_sender.py {mode} failed ({code}):\n{stderr}")
     return report

@@ -9,7 +9,6 @@ and TFTP must be byte-identical to what `files build` wrote, encrypted files inc
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import Lab, ServerProcess, _env, _run, require
+from lab import Lab, ServerProcess, _env, _run, require, run_json_in_netns
 
 from kea_fanvil import parse_policy
 from kea_fanvil.config_formats import read_version
@@ -146,18 +145,10 @@ def start_tftpd(lab: Lab, root: Path, run: Path) -> None:
 
 
 def client(lab: Lab, **request: Any) -> dict[str, Any]:
-    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    done = subprocess.run(
-        lab.exec_argv(lab.cli_ns, sys.executable, str(CLIENT), json.dumps(request)),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_env(PYTHONPATH=pythonpath),
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"client crashed ({done.returncode}):\n{done.stderr}")
-    answer: dict[str, Any] = json.loads(done.stdout)
+    argv = [sys.executable, str(CLIENT), json.dumps(request)]
+    code, answer, stderr = run_json_in_netns(lab.cli_ns, argv)
+    if code != 0 or not isinstance(answer, dict):
+        raise RuntimeError(f"client crashed ({code}):\n{stderr}")
     return answer
 
 

@@ -368,12 +368,15 @@ def _split_semicolons(text: str) -> list[str]:
     return parts
 
 
+# A host: an [IPv6] reference, or an IPv4 address or host name (RFC 3261 25.1, simplified).
+_HOST = r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?"
+
 # Section 19.1.1 / 25.1, kept to what matters here: a user part with no "@" or spaces, an IPv4
 # address, host name or [IPv6] reference, an optional port.
 _URI = re.compile(
     r"(?P<scheme>sips?):"
     r"(?:(?P<user>[^@\s;?<>\"]+)@)?"
-    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?)"
+    rf"(?P<host>{_HOST})"
     r"(?::(?P<port>[0-9]{1,5}))?"
     r"(?P<params>;[^?]*)?"
     r"(?:\?\S*)?",
@@ -429,7 +432,7 @@ def parse_name_addr(value: str) -> NameAddr:
 
 _VIA = re.compile(
     rf"SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*({_TOKEN})[ \t]+"
-    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?)"
+    rf"({_HOST})"
     r"(?:[ \t]*:[ \t]*([0-9]{1,5}))?"
     r"(.*)",
     re.IGNORECASE,
