@@ -26,7 +26,6 @@ from kea_fanvil.config_formats import read_version
 from kea_fanvil.file_crypto import decrypt
 from kea_fanvil.files_build import MANIFEST_NAME, build
 
-REPO = Path(__file__).resolve().parent.parent
 CLIENT = Path(__file__).resolve().parent / "files_client.py"
 USER, PASSWORD = "fanvil", "s3cret-Prov"  # spec 4.1's User and Password
 DEVICE_KEY = "6b" * 32
