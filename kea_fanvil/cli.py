@@ -8,57 +8,25 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Column, Table
 
 from . import __version__
-from .credentials import credential_fields, exposure_warnings, mask
+from .cli_common import err, fail, load, out
+from .credentials import credential_fields, shown
 from .engine import Decision, Engine, Request
-from .errors import KeaFanvilError, PolicyError, RenderError
+from .errors import KeaFanvilError, RenderError
 from .identify import mac_bytes, normalize_mac
 from .inventory import DEFAULT_DB, InventoryError, Phone, read_phones
 from .policy import Policy, site_overlaps
-from .policy_file import load_policy
+from .probe import option_view
 from .render import FullConfig
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
 EPILOG = "Docs: README.md (policy and CLI reference). Policy errors exit 1, usage errors 2."
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
-    sys.exit(code)
-
-
-def _load(path: Path, check_files: bool = False) -> Policy:
-    """The policy, or every problem printed as FILE:LINE:COL: FIELD: MESSAGE and exit 1.
-
-    ``check_files``: also what building provisioning files needs (`files build`).
-    """
-    try:
-        policy = load_policy(path, check_files=check_files)
-    except PolicyError as exc:
-        count = len(exc.problems)
-        err.print(
-            f"{path}: {count} problem{'s' if count != 1 else ''}",
-            style="bold red",
-            markup=False,
-            soft_wrap=True,
-        )
-        for problem in exc.problems:
-            err.print(problem.render(str(path)), markup=False, soft_wrap=True)
-        sys.exit(1)
-    for warning in exposure_warnings(path, policy):
-        err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
-    return policy
 
 
 policy_argument = click.argument(
@@ -69,10 +37,6 @@ show_secrets_option = click.option(
     is_flag=True,
     help="Print passwords in URLs (user:password@host) as they are, not as user:****@host.",
 )
-
-
-def _shown(text: str, show_secrets: bool) -> str:
-    return text if show_secrets else mask(text)
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,7 +62,7 @@ def validate(policy: Path, show_secrets: bool) -> None:
     Every problem is reported as FILE:LINE:COLUMN: FIELD: MESSAGE, and the command exits 1.
     A policy file that every user can read and that holds passwords gets a warning.
     """
-    loaded = _load(policy)
+    loaded = load(policy)
     engine = Engine(loaded)
     d = loaded.delivery
     carriers = []
@@ -112,14 +76,15 @@ def validate(policy: Path, show_secrets: bool) -> None:
         carriers.append(f"option 43 sub-option {d.option_43}")
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("policy", str(policy))
-    table.add_row("default URL", _shown(loaded.provisioning.url, show_secrets))
+    table.add_row("default URL", shown(loaded.provisioning.url, show_secrets))
     table.add_row("delivered in", ", ".join(carriers))
     table.add_row("always send", "yes" if d.always_send else "only when asked (option 55)")
     table.add_row(
         "vendor class", ", ".join(repr(p) for p in loaded.match.vendor_class_prefixes) or "-"
     )
-    shown = ", ".join(engine.mac_prefixes[:6]) + (" ..." if len(engine.mac_prefixes) > 6 else "")
-    table.add_row("MAC prefixes", f"{len(engine.mac_prefixes)}: {shown}")
+    prefixes = ", ".join(engine.mac_prefixes[:6])
+    prefixes += " ..." if len(engine.mac_prefixes) > 6 else ""
+    table.add_row("MAC prefixes", f"{len(engine.mac_prefixes)}: {prefixes}")
     table.add_row("sites", str(len(loaded.sites)))
     with_boot = sum(1 for dev in loaded.devices if dev.boot_file)
     with_url = sum(1 for dev in loaded.devices if dev.url)
@@ -136,7 +101,7 @@ def validate(policy: Path, show_secrets: bool) -> None:
             sites.add_row(
                 s.name,
                 ", ".join(map(str, s.subnets)),
-                _shown(s.url, show_secrets) if s.url else "(default)",
+                shown(s.url, show_secrets) if s.url else "(default)",
                 s.boot_file or "-",
             )
         out.print(sites)
@@ -167,31 +132,17 @@ def _prl(value: str | None) -> bytes | None:
         ) from None
 
 
-def _option_text(data: bytes) -> str:
-    text = data.decode("latin-1")
-    return text if data.isascii() and text.isprintable() else ""
-
-
-def _option_view(data: bytes, show_secrets: bool) -> tuple[str, str | None]:
-    """(text, hex) of an option's data; hex is None when it would reveal a password."""
-    # latin-1 keeps one character per byte, so a sub-option's framing cannot hide a URL.
-    raw = data.decode("latin-1")
-    if not show_secrets and mask(raw) != raw:
-        return mask("".join(c if c.isprintable() else "." for c in raw)), None
-    return _option_text(data), data.hex()
-
-
 def decision_json(mac: str, decision: Decision, show_secrets: bool = False) -> dict[str, Any]:
     options = []
     for code, data in decision.options:
-        text, hex_data = _option_view(data, show_secrets)
-        options.append({"code": code, "hex": hex_data, "text": text, "masked": hex_data is None})
+        view = option_view(code, data, show_secrets)
+        options.append({"code": code, "hex": view.hex, "text": view.text, "masked": view.masked})
     return {
         "mac": mac,
         "matched_by": decision.matched_by,
         "model": decision.model or None,
         "firmware": decision.firmware or None,
-        "url": _shown(decision.url, show_secrets) if decision.url else decision.url,
+        "url": shown(decision.url, show_secrets),
         "site": decision.site,
         "options": options,
         "boot_file": decision.boot_file,
@@ -233,7 +184,7 @@ def decide(
         giaddr=_address(giaddr, "--giaddr"),
         yiaddr=_address(yiaddr, "--yiaddr"),
     )
-    decision = Engine(_load(policy)).decide(request)
+    decision = Engine(load(policy)).decide(request)
     if as_json:
         click.echo(json.dumps(decision_json(mac, decision, show_secrets), indent=2))
         return
@@ -243,13 +194,13 @@ def decide(
     vendor = f", model {decision.model}" if decision.model else ""
     vendor += f", firmware {decision.firmware}" if decision.firmware else ""
     out.print(f"{mac}: matched by {decision.matched_by}{vendor}", markup=False)
-    url = _shown(decision.url or "", show_secrets)
+    url = shown(decision.url or "", show_secrets)
     out.print(f"URL: {url}" + (f" (site {decision.site})" if decision.site else ""), markup=False)
     table = Table("code", "text", "hex")
     table.columns[2].overflow = "fold"
     for code, data in decision.options:
-        text, hex_data = _option_view(data, show_secrets)
-        table.add_row(str(code), text or "-", hex_data or "(holds a password: --show-secrets)")
+        view = option_view(code, data, show_secrets)
+        table.add_row(str(code), view.text or "-", view.hex or "(holds a password: --show-secrets)")
     out.print(table)
     if decision.boot_file:
         out.print(f"BOOTP file field: {decision.boot_file}", markup=False)
@@ -277,7 +228,7 @@ def hook_build_command(quiet: bool) -> None:
     try:
         path = hook_build.build(quiet=quiet)
     except hook_build.HookBuildError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not quiet:
         out.print(f"built {path}", markup=False)
 
@@ -290,7 +241,7 @@ def hook_path_command() -> None:
     try:
         click.echo(str(hook_build.library_path()))
     except hook_build.HookBuildError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @main.group()
@@ -345,7 +296,7 @@ def _emit(text: str, output: Path | None, show_secrets: bool, secret_fields: lis
     if output is None:
         if secret_fields and not show_secrets:
             # Masking would hand the server a URL the phones cannot log in with.
-            _fail(
+            fail(
                 f"the policy holds passwords ({', '.join(secret_fields[:3])}); the "
                 "configuration needs them as they are: write it with -o FILE (mode 0600), "
                 "or pass --show-secrets to print it"
@@ -362,7 +313,7 @@ def _emit(text: str, output: Path | None, show_secrets: bool, secret_fields: lis
         os.replace(temporary, output)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     err.print(f"wrote {output}", markup=False)
 
 
@@ -407,12 +358,12 @@ def _render_command(target: str, what: str) -> None:
 
         module = importlib.import_module(f"kea_fanvil.render.{target}")
         config = _full_config(full, interface, subnet, pool, state_dir)
-        loaded = _load(policy)
+        loaded = load(policy)
         extra = {"sites_by_relay": True} if sites_by_relay else {}
         try:
             text: str = module.render(loaded, config, **extra)
         except RenderError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         _emit(text, output, show_secrets, credential_fields(loaded))
 
 
@@ -430,11 +381,11 @@ def render_kea_hook(policy: Path) -> None:
     """
     from . import hook_build
 
-    _load(policy)
+    load(policy)
     try:
         library = hook_build.library_path()
     except hook_build.HookBuildError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     entry = {"library": str(library), "parameters": {"policy": str(policy.resolve())}}
     click.echo(json.dumps(entry, indent=2))
 
@@ -491,7 +442,7 @@ def devices(db: Path, since: str | None, model: str | None, as_json: bool) -> No
     try:
         phones = read_phones(db, time.time() - window if window is not None else None, model)
     except InventoryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in phones], indent=2))
         return
@@ -547,7 +498,7 @@ def run() -> None:  # pragma: no cover - for `python -m kea_fanvil`
     try:
         main()
     except KeaFanvilError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 # `probe` plays a phone on the wire rather than reading a policy; it lives in its own module.

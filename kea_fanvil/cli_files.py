@@ -11,13 +11,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Column, Table
 
 from . import config_formats, file_crypto
+from .cli_common import err, fail, load, out
 from .errors import FilesError
 from .file_settings import (
     DEFAULT_ENCRYPTION_MODE,
@@ -26,10 +26,6 @@ from .file_settings import (
     Padding,
 )
 from .files_build import BuildReport, FileKind, KeyKind, State, build, key_for
-from .policy import Policy
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 EPILOG = (
     "Docs: docs/provisioning-files.md (formats, versions, encryption, nginx and tftpd-hpa). "
@@ -42,18 +38,6 @@ SHORT_KINDS: dict[FileKind, str] = {
     "id": "ID",
     "custom": "custom",
 }
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
-    sys.exit(code)
-
-
-def _load(path: Path) -> Policy:
-    """The policy, checked for everything building files needs; problems as FILE:LINE: FIELD."""
-    from .cli import _load as load_checked  # cli.py imports this module at its end
-
-    return load_checked(path, check_files=True)
 
 
 @click.group(epilog=EPILOG)
@@ -139,11 +123,11 @@ def build_command(
     versions live in DIR/.kea-fanvil-manifest.json: keep it with the files. Files the policy
     no longer describes are deleted (only files the manifest lists).
     """
-    loaded = _load(policy)
+    loaded = load(policy, check_files=True)
     try:
         report = build(loaded, out_dir, dry_run=dry_run)
     except FilesError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         click.echo(json.dumps(_report_json(report), indent=2))
         return
@@ -193,20 +177,20 @@ def _read_key_file(path: Path) -> bytes:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        _fail(f"cannot read the key file {path}: {reason}")
+        fail(f"cannot read the key file {path}: {reason}")
     try:
         return file_crypto.parse_key(text.strip(), f"key file {path}")
     except FilesError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _policy_key(
     policy_path: Path, file: Path, kind: KeyKind | None
 ) -> tuple[KeyKind, bytes, EncryptionMode, Padding]:
-    loaded = _load(policy_path)
+    loaded = load(policy_path, check_files=True)
     encryption = loaded.files.encryption if loaded.files else None
     if encryption is None:
-        _fail(f"{policy_path} encrypts no file (it has no files.encryption)")
+        fail(f"{policy_path} encrypts no file (it has no files.encryption)")
     if kind is None:
         kind = key_for(loaded, file.name)
         if kind is None:
@@ -216,7 +200,7 @@ def _policy_key(
             )
     secret = encryption.common_key if kind == "common" else encryption.device_key
     if secret is None:
-        _fail(f"{policy_path} has no {kind}_key: its {kind} files are not encrypted")
+        fail(f"{policy_path} has no {kind}_key: its {kind} files are not encrypted")
     return kind, bytes.fromhex(secret.get_secret_value()), encryption.mode, encryption.padding
 
 
@@ -272,10 +256,10 @@ def decrypt_command(
     try:
         data = file.read_bytes()
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror or exc}")
+        fail(f"cannot read {file}: {exc.strerror or exc}")
     plain = config_formats.read_version(data)
     if plain is not None:
-        _fail(f"{file} is not encrypted: it is a {plain[0].upper()} file, version {plain[1]}")
+        fail(f"{file} is not encrypted: it is a {plain[0].upper()} file, version {plain[1]}")
     if policy_path is not None:
         kind, key, policy_mode, policy_padding = _policy_key(policy_path, file, kind)
         mode, padding = mode or policy_mode, padding or policy_padding
@@ -287,10 +271,10 @@ def decrypt_command(
     try:
         text = file_crypto.decrypt(data, key, mode, padding)
     except FilesError as exc:
-        _fail(f"cannot decrypt {file} with {which} ({mode}, {padding} padding): {exc}")
+        fail(f"cannot decrypt {file} with {which} ({mode}, {padding} padding): {exc}")
     found = config_formats.read_version(text)
     if found is None:
-        _fail(
+        fail(
             f"{file} decrypted with {which} ({mode}, {padding} padding) is not a Fanvil "
             "configuration file (no <<VOIP CONFIG FILE>> or <VOIP_CONFIG_FILE> header): the "
             "key, the mode or the padding is not the one it was encrypted with"
@@ -309,6 +293,6 @@ def decrypt_command(
             with os.fdopen(fd, "wb") as out_file:
                 out_file.write(text)
         except OSError as exc:
-            _fail(f"cannot write {output}: {exc.strerror or exc}")
+            fail(f"cannot write {output}: {exc.strerror or exc}")
         summary += f"; wrote {output}"
     err.print(summary, markup=False, soft_wrap=True)

@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from .credentials import mask
+from .cli_common import fail, load, out
+from .credentials import shown
 from .pnp import GROUP, PORT, Limits, PnpError, PnpProbeResult, Received, pnp_probe
 from .pnp_service import serve
 from .sip import parse_message
@@ -123,11 +124,10 @@ def serve_command(
     keeps the previous one if the new file is broken (each problem logged as file:line);
     SIGUSR1 logs the counters. Logs go to stderr; passwords in URLs are masked.
     """
-    from .cli import _fail, _load
     from .engine import Engine
 
     _logging()
-    engine = Engine(_load(policy))
+    engine = Engine(load(policy))
     try:
         code = serve(
             policy,
@@ -139,7 +139,7 @@ def serve_command(
             stats_file,
         )
     except PnpError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     sys.exit(code)
 
 
@@ -148,7 +148,7 @@ def _received(got: Received, show_secrets: bool) -> dict[str, Any]:
     return {
         "from": f"{got.source[0]}:{got.source[1]}",
         "after_ms": round(got.after * 1000, 1),
-        "text": text if show_secrets else mask(text),
+        "text": shown(text, show_secrets),
     }
 
 
@@ -157,7 +157,7 @@ def _probe_json(result: PnpProbeResult, show_secrets: bool) -> dict[str, Any]:
     return {
         "source": f"{result.source[0]}:{result.source[1]}",
         "status": result.status,
-        "url": url if url is None or show_secrets else mask(url),
+        "url": shown(url, show_secrets),
         "content_type": result.content_type,
         "responses": [_received(r, show_secrets) for r in result.responses],
         "notifies": [_received(n, show_secrets) for n in result.notifies],
@@ -237,7 +237,6 @@ def probe_command(
     not match this phone, no responder on the segment, or no multicast route: try
     `ip route get 224.0.1.75`).
     """
-    from .cli import _fail, out
     from .identify import normalize_mac
 
     try:
@@ -258,7 +257,7 @@ def probe_command(
             uri_form,  # type: ignore[arg-type]  # click.Choice checked it
         )
     except (PnpError, ValueError) as exc:  # ValueError: a line end in --vendor and the like
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         click.echo(json.dumps(_probe_json(result, show_secrets), indent=2))
         sys.exit(0 if result.url is not None else 1)
@@ -288,6 +287,4 @@ def probe_command(
         reason = "no NOTIFY" if result.responses else "no answer"
         out.print(f"{reason} within {timeout:g} s", markup=False, soft_wrap=True)
         sys.exit(1)
-    out.print(
-        f"URL: {result.url if show_secrets else mask(result.url)}", markup=False, soft_wrap=True
-    )
+    out.print(f"URL: {shown(result.url, show_secrets)}", markup=False, soft_wrap=True)

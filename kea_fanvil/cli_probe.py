@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .credentials import mask
+from .cli_common import err, out
+from .credentials import shown
 from .dhcp_client import DhcpClientError, DhcpNak, DhcpTimeout, DoraResult, InterfaceError
 from .dhcp_client import dora as dhcp_dora
 from .dhcp_client import release as dhcp_release
@@ -65,9 +65,6 @@ _IFF_UP = 0x1
 _IFF_RUNNING = 0x40
 _ETH_P_IP = 0x0800
 LINK_WAIT = 2.0  # seconds
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 
 class ProbeFailed(Exception):
@@ -263,10 +260,6 @@ def run(
 # --- printing -----------------------------------------------------------------------------------
 
 
-def _shown(text: str, show_secrets: bool) -> str:
-    return text if show_secrets else mask(text)
-
-
 _ADDRESS_LISTS = {1, 3, 6, 28, 42, 44, 54}  # RFC 2132: mask, routers, DNS, broadcast, NTP, ...
 _SECONDS = {51, 58, 59}  # RFC 2132 9.2, 9.11, 9.12: lease, renewal and rebinding times
 _MESSAGE_TYPES = (
@@ -312,8 +305,8 @@ def print_outcome(o: Outcome, show_secrets: bool) -> None:
     options.columns[1].overflow = "fold"
     for code, data in r.options:
         view = option_view(code, data, show_secrets)
-        shown = _decoded(code, data) or view.text or view.hex or ""
-        options.add_row(str(code), Text(shown + (" (password masked)" if view.masked else "")))
+        value = _decoded(code, data) or view.text or view.hex or ""
+        options.add_row(str(code), Text(value + (" (password masked)" if view.masked else "")))
     out.print(options)
     if r.boot_file:
         _line(f"boot-file name: {r.boot_file}")
@@ -323,13 +316,13 @@ def print_outcome(o: Outcome, show_secrets: bool) -> None:
         for c in r.carriers:
             mark = "->" if c is r.chosen else "  "
             note = f"  ({c.note})" if c.note else ""
-            _line(f" {mark} {c.name:<18} {_shown(c.value, show_secrets)}{note}")
+            _line(f" {mark} {c.name:<18} {shown(c.value, show_secrets)}{note}")
     if r.chosen is None:
         _line(r.fallback or "", "bold")
     else:
-        _line(f"URL: {_shown(r.chosen.url or '', show_secrets)} (from {r.chosen.name})", "bold")
+        _line(f"URL: {shown(r.chosen.url or '', show_secrets)} (from {r.chosen.name})", "bold")
         if r.expanded_url != r.chosen.url:
-            _line(f"expanded: {_shown(r.expanded_url or '', show_secrets)}")
+            _line(f"expanded: {shown(r.expanded_url or '', show_secrets)}")
     if r.files:
         _line("files the phone would request (spec 3), in order:")
     fetched = iter(o.fetched or [])
@@ -339,7 +332,7 @@ def print_outcome(o: Outcome, show_secrets: bool) -> None:
         if f.url is None:
             _line(f"    {f.note or 'cannot be requested'}", "yellow")
             continue
-        _line(f"    {_shown(f.url, show_secrets)}")
+        _line(f"    {shown(f.url, show_secrets)}")
         if o.fetched is None:
             continue
         got = next(fetched)
@@ -347,9 +340,9 @@ def print_outcome(o: Outcome, show_secrets: bool) -> None:
             version = f"version {got.version}" if got.version else "no <<VOIP CONFIG FILE>> header"
             _line(f"    {got.status}, {got.size} bytes, {version}", "green")
         else:
-            _line(f"    failed: {_shown(got.error or '', show_secrets)}", "red")
+            _line(f"    failed: {shown(got.error or '', show_secrets)}", "red")
     for note in r.notes:
-        _line(f"note: {_shown(note, show_secrets)}")
+        _line(f"note: {shown(note, show_secrets)}")
 
 
 # --- the command --------------------------------------------------------------------------------

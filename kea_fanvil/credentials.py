@@ -13,7 +13,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 from urllib.parse import urlsplit
 
 from .file_settings import secret_fields
@@ -37,6 +37,15 @@ def mask(text: str) -> str:
     if "@" not in text:  # the common case, and a cheap test
         return text
     return _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", text)
+
+
+@overload
+def shown(text: str, show_secrets: bool) -> str: ...
+@overload
+def shown(text: None, show_secrets: bool) -> None: ...
+def shown(text: str | None, show_secrets: bool) -> str | None:
+    """``text`` as the admin asked to see it: passwords masked unless ``show_secrets``."""
+    return text if text is None or show_secrets else mask(text)
 
 
 def has_credentials(url: str) -> bool:

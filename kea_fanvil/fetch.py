@@ -33,7 +33,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import httpx
 
-from .credentials import mask
+from .credentials import shown
 from .errors import KeaFanvilError
 
 __all__ = [
@@ -91,13 +91,13 @@ class FetchResult:
 
     def as_dict(self, show_secrets: bool = False) -> dict[str, Any]:
         return {
-            "url": self.url if show_secrets else mask(self.url),
+            "url": shown(self.url, show_secrets),
             "ok": self.ok,
             "status": self.status,
             "size": self.size,
             "version": self.version,
             "sha256": self.sha256,
-            "error": mask(self.error) if self.error and not show_secrets else self.error,
+            "error": shown(self.error, show_secrets),
             "seconds": round(self.seconds, 3),
         }
 

@@ -28,7 +28,7 @@ from ipaddress import IPv4Address
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from .credentials import mask
+from .credentials import mask, shown
 from .dhcp_packet import DhcpMessage
 
 __all__ = [
@@ -174,9 +174,6 @@ class ProbeReport:
     def as_dict(self, show_secrets: bool = False) -> dict[str, Any]:
         """A JSON-ready view; passwords masked unless `show_secrets`."""
 
-        def shown(text: str | None) -> str | None:
-            return text if text is None or show_secrets else mask(text)
-
         return {
             "mac": self.mac,
             "model": self.model,
@@ -191,15 +188,15 @@ class ProbeReport:
                 {
                     "code": c.code,
                     "name": c.name,
-                    "value": shown(c.value),
+                    "value": shown(c.value, show_secrets),
                     "is_url": c.url is not None,
                     "note": c.note,
                 }
                 for c in self.carriers
             ],
             "chosen": self.chosen.code if self.chosen else None,
-            "url": shown(self.url),
-            "expanded_url": shown(self.expanded_url),
+            "url": shown(self.url, show_secrets),
+            "expanded_url": shown(self.expanded_url, show_secrets),
             "boot_file": self.boot_file,
             "common_file": (
                 {"model": self.common.model, "name": self.common.name, "source": self.common.source}
@@ -210,14 +207,14 @@ class ProbeReport:
                 {
                     "kind": f.kind,
                     "name": f.name,
-                    "url": shown(f.url),
+                    "url": shown(f.url, show_secrets),
                     "source": f.source,
                     "note": f.note,
                 }
                 for f in self.files
             ],
             "fallback": self.fallback,
-            "notes": [shown(n) for n in self.notes],
+            "notes": [shown(n, show_secrets) for n in self.notes],
         }
 
 

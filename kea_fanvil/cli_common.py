@@ -1,0 +1,49 @@
+"""What every `kea-fanvil` command module shares: the consoles, the error exit and the policy
+loader that prints every problem. Kept apart from cli.py, which imports the command modules, so
+that they can import this at the top without a cycle.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+
+from .credentials import exposure_warnings
+from .errors import PolicyError
+from .policy import Policy
+from .policy_file import load_policy
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def load(path: Path, check_files: bool = False) -> Policy:
+    """The policy, or every problem printed as FILE:LINE:COL: FIELD: MESSAGE and exit 1.
+
+    ``check_files``: also what building provisioning files needs (`files build`). A file that
+    every user can read and that holds passwords gets a warning.
+    """
+    try:
+        policy = load_policy(path, check_files=check_files)
+    except PolicyError as exc:
+        count = len(exc.problems)
+        err.print(
+            f"{path}: {count} problem{'s' if count != 1 else ''}",
+            style="bold red",
+            markup=False,
+            soft_wrap=True,
+        )
+        for problem in exc.problems:
+            err.print(problem.render(str(path)), markup=False, soft_wrap=True)
+        sys.exit(1)
+    for warning in exposure_warnings(path, policy):
+        err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
+    return policy
