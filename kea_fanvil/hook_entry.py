@@ -230,8 +230,11 @@ class _Watcher(threading.Thread):
             sys.setswitchinterval(switch)
         _install(new, first=False)
         self.loaded = new.policy
-        # The version just loaded; if a file changed during the load, the next check sees it.
-        self.seen = self.signature()
+        # What was loaded is the version seen before the load: a file that changed while it
+        # ran keeps its earlier mark, so the next check loads it again instead of taking the
+        # change as loaded. (A file the new policy adds to the watch is marked as it is now.)
+        before = dict(now)
+        self.seen = tuple((path, before.get(path, mark)) for path, mark in self.signature())
         took = time.monotonic() - started
         self.sink("reloaded", self.path, f"{summary(new.policy)} (read in {took:.2f} s)")
         for warning in exposure_warnings(self.path, new.policy):

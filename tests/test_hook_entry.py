@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from kea_fanvil import hook_entry
+from kea_fanvil.engine import Engine
 
 PHONE = b"\x0c\x38\x3e\0\0\1"
 ZERO = bytes(4)
@@ -156,3 +157,27 @@ def test_a_kept_policy_is_replaced_once_the_file_is_fixed(tmp_path: Path) -> Non
     write(policy, POLICY.format(url="http://v2.example.com/"))
     wait_for(lambda: len(reports) == 1)
     assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v2.example.com/"
+
+
+def test_a_change_during_a_reload_is_loaded_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports: list[tuple[str, str, str]] = []
+    policy = tmp_path / "policy.yaml"
+    write(policy, POLICY.format(url="http://v1.example.com/"))
+    assert hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r))[0] == "loaded"
+
+    build = hook_entry._build
+    changes = [POLICY.format(url="http://v3.example.com/")]
+
+    def build_while_the_file_changes(path: str) -> Engine:
+        engine = build(path)  # reads v2
+        if changes:
+            write(policy, changes.pop())  # v3 lands before v2 is installed
+        return engine
+
+    monkeypatch.setattr(hook_entry, "_build", build_while_the_file_changes)
+    write(policy, POLICY.format(url="http://v2.example.com/"))
+    wait_for(lambda: len(reports) == 2)
+    assert [kind for kind, _, _ in reports] == ["reloaded", "reloaded"]
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v3.example.com/"
