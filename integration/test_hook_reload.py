@@ -46,7 +46,7 @@ delivery:
   option_66: true
   option_43: "off"
   always_send: true
-devices_file: phones.csv
+devices_file: {devices}
 """
 
 
@@ -58,12 +58,16 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def write_inventory(folder: Path, devices: int, device_url: str) -> None:
+def policy_text(url: str, devices: str = "phones.csv") -> str:
+    return POLICY.format(url=url, devices=devices)
+
+
+def write_inventory(folder: Path, devices: int, device_url: str, name: str = "phones.csv") -> None:
     rows = [f"{DEVICE},{device_url},,desk-12"]
     rows += [
         f"02:fa:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}:01,,," for i in range(devices)
     ]
-    write_atomically(folder / "phones.csv", "mac,url,boot_file,name\n" + "\n".join(rows) + "\n")
+    write_atomically(folder / name, "mac,url,boot_file,name\n" + "\n".join(rows) + "\n")
 
 
 def hook_kea(
@@ -128,21 +132,23 @@ def test_watcher_reloads_under_load_without_losing_responses(
 ) -> None:
     policy = tmp_path / "policy.yaml"
     write_inventory(tmp_path, 20_000, "https://prov.example.com/special/desk-12/")
-    write_atomically(policy, POLICY.format(url="http://v1.example.com/$mac.cfg"))
+    write_atomically(policy, policy_text("http://v1.example.com/$mac.cfg"))
     kea = hook_kea(lab, tmp_path, policy, multi_threading, reload_interval=0.2)
     assert option_66(lab) == b"http://v1.example.com/$mac.cfg"
 
     perf = start_perfdhcp(lab, rate=200, seconds=8, clients=1000)
     try:
         time.sleep(2)
-        # v2 changes the default URL and every one of the 20,000 devices' rows.
-        write_inventory(tmp_path, 20_000, "https://prov.example.com/special/desk-12-v2/")
-        write_atomically(policy, POLICY.format(url="http://v2.example.com/$mac.cfg"))
+        # v2 changes the default URL and every one of the 20,000 devices' rows, in a new
+        # inventory file the policy names: one rename makes the whole of v2 appear at once.
+        v2_url = "https://prov.example.com/special/desk-12-v2/"
+        write_inventory(tmp_path, 20_000, v2_url, name="phones-v2.csv")
+        write_atomically(policy, policy_text("http://v2.example.com/$mac.cfg", "phones-v2.csv"))
         wait_for(lambda: "FANVIL_POLICY_RELOADED" in kea.log(), "the v2 reload")
         time.sleep(1)
         # v3 is broken, and quotes a password in its error: the port is out of range.
         broken = f"http://admin:{SECRET}@v3.example.com:99999/$mac.cfg"
-        write_atomically(policy, POLICY.format(url=broken))
+        write_atomically(policy, policy_text(broken, "phones-v2.csv"))
         wait_for(lambda: "FANVIL_POLICY_RELOAD_FAILED" in kea.log(), "the v3 failure")
         output, _ = perf.communicate(timeout=30)
     finally:
@@ -167,7 +173,7 @@ def test_watcher_reloads_under_load_without_losing_responses(
     assert statistic(kea.control_socket, "fanvil-policy-reload-failures") == 1
 
     # Fixing the file is picked up without anyone touching Kea.
-    write_atomically(policy, POLICY.format(url="http://v4.example.com/$mac.cfg"))
+    write_atomically(policy, policy_text("http://v4.example.com/$mac.cfg", "phones-v2.csv"))
     wait_for(lambda: kea.log().count("FANVIL_POLICY_RELOADED") == 2, "the v4 reload")
     assert option_66(lab) == b"http://v4.example.com/$mac.cfg"
     assert kea.popen.poll() is None
@@ -176,7 +182,7 @@ def test_watcher_reloads_under_load_without_losing_responses(
 def test_unreadable_inventory_keeps_the_previous_policy(lab: Lab, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     write_inventory(tmp_path, 10, "https://prov.example.com/special/desk-12/")
-    write_atomically(policy, POLICY.format(url="http://v1.example.com/$mac.cfg"))
+    write_atomically(policy, policy_text("http://v1.example.com/$mac.cfg"))
     kea = hook_kea(lab, tmp_path, policy, multi_threading=True, reload_interval=0.2)
 
     (tmp_path / "phones.csv").unlink()  # the inventory's source goes away
@@ -200,10 +206,10 @@ def test_config_reload_with_a_broken_policy_keeps_the_previous_one(
 ) -> None:
     policy = tmp_path / "policy.yaml"
     write_inventory(tmp_path, 10, "https://prov.example.com/special/desk-12/")
-    write_atomically(policy, POLICY.format(url="http://v1.example.com/$mac.cfg"))
+    write_atomically(policy, policy_text("http://v1.example.com/$mac.cfg"))
     kea = hook_kea(lab, tmp_path, policy, multi_threading=False, reload_interval=0)
 
-    write_atomically(policy, POLICY.format(url="gopher://v2.example.com/"))
+    write_atomically(policy, policy_text("gopher://v2.example.com/"))
     answer = kea_command(kea.control_socket, "config-reload")
     assert answer["result"] == 0, answer
     log = kea.log()
@@ -213,7 +219,7 @@ def test_config_reload_with_a_broken_policy_keeps_the_previous_one(
 
     # World-readable with a password: served, and warned about without the password.
     url = f"http://phone:{SECRET}@v3.example.com/$mac.cfg"
-    write_atomically(policy, POLICY.format(url=url))
+    write_atomically(policy, policy_text(url))
     os.chmod(policy, 0o644)
     answer = kea_command(kea.control_socket, "config-reload")
     assert answer["result"] == 0, answer
