@@ -110,7 +110,7 @@ def hook_config(
 ) -> dict[str, Any]:
     """B's configuration; `inventory` None turns the hook's inventory of phones seen off."""
     config = _base_config(lab, multi_threading)
-    library = str(hook_build.library_path())
+    library = str(hook_build.installed_path())
     parameters = {"policy": str(policy), "inventory": str(inventory) if inventory else ""}
     config["Dhcp4"]["hooks-libraries"] = [{"library": library, "parameters": parameters}]
     return config

@@ -56,7 +56,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 150)
-    library = hook_build.library_path()
+    library = hook_build.installed_path()
     with tempfile.TemporaryDirectory(prefix="kf-demo-") as tmp, netns_pair("kfdemo") as lab:
         config = kea_config(
             lab,

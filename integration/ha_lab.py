@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +36,7 @@ from typing import Any
 
 from lab import KeaServer, Lab, _kill_leftovers, _run, kea_command, kea_config, start_kea
 
-from kea_fanvil import hook_build
+from kea_fanvil import hook_build, kea_install
 
 PRIMARY_IP = "198.18.0.1"
 CLIENT_IP = "198.18.0.2"
@@ -161,11 +159,7 @@ def _attach(server: Lab, port: str) -> None:
 
 def kea_hooks_dir() -> Path:
     """Kea's own hooks directory, as the installed kea-dhcp4 reports it (`-W`)."""
-    report = subprocess.run(["kea-dhcp4", "-W"], capture_output=True, text=True, check=True)
-    found = re.search(r"Hooks directory:\s*(\S+)", report.stdout)
-    if found is None:
-        raise RuntimeError("kea-dhcp4 -W did not report its hooks directory")
-    return Path(found.group(1))
+    return kea_install.installed().hooks_dir
 
 
 def peer_url(ip: str) -> str:
@@ -267,7 +261,7 @@ def start_peer(
     config = kea_config(
         server,
         option_data=option_data,
-        hooks=ha_hooks(this_server, hook_build.library_path(), policy),
+        hooks=ha_hooks(this_server, hook_build.installed_path(), policy),
         # HA's dedicated listener and client threads need Kea's own multi-threading.
         multi_threading=True,
     )

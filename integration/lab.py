@@ -16,12 +16,12 @@ import copy
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -32,8 +32,9 @@ from typing import Any
 import pytest
 import run_client  # beside this file; integration/ is on sys.path (pytest's rootdir insertion)
 
-from kea_fanvil import dhcp_client
+from kea_fanvil import dhcp_client, kea_install
 from kea_fanvil.dhcp_client import DoraResult
+from kea_fanvil.render.kea import control_socket as control_socket_config
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_CLIENT = Path(__file__).resolve().parent / "run_client.py"
@@ -63,11 +64,43 @@ def missing(*binaries: str) -> str | None:
     return None
 
 
+# Programs a Debian release may no longer ship, by package: ISC dhcpd reached its end of life
+# and Debian 14 (forky) dropped isc-dhcp-server.
+PACKAGE_OF = {"dhcpd": "isc-dhcp-server"}
+
+
+def not_packaged(binary: str) -> str | None:
+    """Why `binary` is absent with good reason (its package is not in this release's archive,
+    so setup.sh could not install it), or None when it is installed or merely missing."""
+    package = PACKAGE_OF.get(binary)
+    if package is None or shutil.which(binary, path=_PATH) is not None:
+        return None
+    done = subprocess.run(
+        ["apt-cache", "policy", package], capture_output=True, text=True, check=False
+    )
+    if re.search(r"Candidate: [^(\s]", done.stdout):
+        return None  # installable: its absence is a setup fault, not the release's choice
+    release = _os_release().get("PRETTY_NAME", "this Debian release")
+    return f"{binary} is absent: {release} does not ship {package}"
+
+
+def _os_release() -> dict[str, str]:
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return {}
+    return {k: v.strip('"') for k, _, v in (line.partition("=") for line in text.splitlines())}
+
+
 def require(*binaries: str) -> None:
-    """Skip the test if the lab cannot run; fail instead when the CI variable is set."""
+    """Skip the test if the lab cannot run; fail instead when the CI variable is set, unless
+    what is missing is a program this Debian release does not ship (then skip, saying so)."""
     reason = missing(*binaries)
     if reason is None:
         return
+    unshipped = [why for why in map(not_packaged, binaries) if why]
+    if unshipped and missing(*(b for b in binaries if not not_packaged(b))) is None:
+        pytest.skip("; ".join(unshipped))
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI is set, so this is an error, not a skip")
     pytest.skip(reason)
@@ -99,13 +132,16 @@ class ServerProcess:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
-    cleanup: list[Path] = field(default_factory=list)
+    # Files of the server's own outside the test's tmp_path (Kea's, in Kea's folders), removed
+    # when it stops; the log is first copied to `log_copy` (in tmp_path, where pytest keeps it).
+    files: list[Path] = field(default_factory=list)
+    log_copy: Path | None = None
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        for path in (self.log_path, self.log_copy):
+            if path is not None and path.exists():
+                return path.read_text(errors="replace")
+        return ""
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -115,8 +151,11 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=5)
-        for path in self.cleanup:
-            shutil.rmtree(path, ignore_errors=True)
+        if self.log_copy is not None and self.log_path.exists():
+            with suppress(OSError):
+                shutil.copyfile(self.log_path, self.log_copy)
+        remove_kea_files(*self.files)
+        self.files = []
 
 
 @dataclass
@@ -356,7 +395,7 @@ def kea_config(
     option_def: list[dict[str, Any]] | None = None,
     valid_lifetime: int = 3600,
 ) -> dict[str, Any]:
-    """A minimal valid Kea 2.2 Dhcp4 configuration for the lab.
+    """A minimal valid Dhcp4 configuration for the lab (Kea 2.2 to 3.0).
 
     Subnet 1 (198.18.0.0/24) serves the veth directly; subnet 2 (198.18.64.0/18) is selected by
     giaddr for relayed traffic. `start_kea` fills in the file paths (leases, control socket,
@@ -409,24 +448,44 @@ def kea_config(
     return {"Dhcp4": dhcp4}
 
 
-def _short_dir(tmp_path: Path) -> tuple[Path, list[Path]]:
-    """A folder for a unix socket: sun_path holds 107 bytes, pytest's tmp_path may be longer."""
-    if len(str(tmp_path)) < 80:
-        return tmp_path, []
-    short = Path(tempfile.mkdtemp(prefix="kf-", dir="/tmp"))
-    return short, [short]
+def kea_files(stem: str) -> tuple[Path, Path, Path]:
+    """(log, lease file, control socket) for one server, where the installed Kea accepts them.
+
+    Kea 2.6.3 and later take log files only in /var/log/kea, lease files only in /var/lib/kea
+    and unix sockets only in /run/kea, so the lab uses those folders on every version, as a
+    real deployment does, with a name of the server's own; the caller removes the files."""
+    kea = kea_install.installed()
+    for folder, mode in ((kea.log_dir, 0o750), (kea.data_dir, 0o750), (kea.socket_dir, 0o750)):
+        if not folder.is_dir():
+            # What the packages (and systemd's RuntimeDirectory=kea for /run/kea) would make.
+            folder.mkdir(mode=mode, parents=True)
+    return (
+        kea.log_dir / f"{stem}.log",
+        kea.data_dir / f"{stem}-leases4.csv",
+        kea.socket_dir / f"{stem}.sock",
+    )
+
+
+def remove_kea_files(*paths: Path) -> None:
+    """Remove a server's files and what Kea made beside them (lease file generations, the
+    log's lock and rotated copies)."""
+    for path in paths:
+        for found in path.parent.glob(f"{path.name}*"):
+            with suppress(FileNotFoundError):
+                found.unlink()
 
 
 def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
-    """Write `config` (paths redirected to tmp_path) and run kea-dhcp4 in the server namespace."""
+    """Write `config` (paths redirected to this server's own files in Kea's folders) and run
+    kea-dhcp4 in the server namespace; the configuration file and pid file stay in tmp_path."""
     config = copy.deepcopy(config)
     dhcp4 = config["Dhcp4"]
-    sock_dir, cleanup = _short_dir(tmp_path)
-    control_socket = sock_dir / "kea4.sock"
-    lease_file = tmp_path / "kea-leases4.csv"
-    log_path = tmp_path / "kea-dhcp4.log"
+    log_path, lease_file, control_socket = kea_files(f"{lab.name}-{next(_counter)}")
     dhcp4.setdefault("lease-database", {"type": "memfile"})["name"] = str(lease_file)
-    dhcp4.setdefault("control-socket", {"socket-type": "unix"})["socket-name"] = str(control_socket)
+    # 2.x: one `control-socket`; 3.0: a `control-sockets` list (which refuses the former).
+    dhcp4.pop("control-socket", None)
+    dhcp4.pop("control-sockets", None)
+    dhcp4.update(control_socket_config(kea_install.installed(), str(control_socket)))
     for logger in dhcp4.get("loggers", []):
         for output in logger.get("output_options", []):
             output["output"] = str(log_path)
@@ -448,14 +507,17 @@ def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
             env=env,
         )
     except BaseException:
-        for path in cleanup:
-            shutil.rmtree(path, ignore_errors=True)
+        # Keep the log for the report: copy it into tmp_path before removing Kea's files.
+        with suppress(OSError):
+            shutil.copyfile(log_path, tmp_path / "kea-dhcp4.log")
+        remove_kea_files(log_path, lease_file, control_socket)
         raise
     server = KeaServer(
         name="kea-dhcp4",
         popen=popen,
         log_path=log_path,
-        cleanup=cleanup,
+        files=[log_path, lease_file, control_socket],
+        log_copy=tmp_path / "kea-dhcp4.log",
         control_socket=control_socket,
         lease_file=lease_file,
         config_path=config_path,

@@ -27,6 +27,7 @@ from lab import (
 from phones import KEA_OWN_66, POLICY, direct_full_config, relayed_network_is_remote
 
 from kea_fanvil import hook_build
+from kea_fanvil.kea_install import installed
 from kea_fanvil.policy_file import parse_policy
 from kea_fanvil.render.dhcpd import render as render_dhcpd
 from kea_fanvil.render.dnsmasq import render as render_dnsmasq
@@ -42,7 +43,7 @@ def start_hook_kea(
     policy = tmp / "policy.yaml"
     policy.write_text(policy_template.format(always_send="true" if always_send else "false"))
     hooks: list[dict[str, Any]] = [
-        {"library": str(hook_build.library_path()), "parameters": {"policy": str(policy)}}
+        {"library": str(hook_build.installed_path()), "parameters": {"policy": str(policy)}}
     ]
     config = kea_config(
         lab,
@@ -56,7 +57,11 @@ def start_hook_kea(
 
 
 def native_kea_config(lab: Lab, policy_text: str) -> dict[str, Any]:
-    fragment = json.loads(render_kea(parse_policy(policy_text), None, sites_by_relay=True))
+    fragment = json.loads(
+        render_kea(
+            parse_policy(policy_text), None, sites_by_relay=True, kea_version=installed().version
+        )
+    )
     config = kea_config(
         lab,
         option_data=[

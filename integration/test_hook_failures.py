@@ -49,7 +49,7 @@ def stand_in_hook(tmp_path: Path, **parameters: object) -> dict[str, object]:
     (package / "__init__.py").write_text("")
     (package / "hook_entry.py").write_text(STAND_IN)
     return {
-        "library": str(hook_build.library_path()),
+        "library": str(hook_build.installed_path()),
         "parameters": {
             "policy": str(tmp_path / "unused.yaml"),
             "python-path": str(package.parent),
@@ -74,7 +74,7 @@ def test_invalid_policy_stops_kea_with_the_reason(lab: Lab, tmp_path: Path) -> N
     good = tmp_path / "policy.yaml"
     good.write_text('version: 1\nprovisioning:\n  url: "http://prov.example.com/$mac.cfg"\n')
     entry = _render_hook_entry(good)
-    assert entry["library"] == str(hook_build.library_path())
+    assert entry["library"] == str(hook_build.installed_path())
     # Broken after rendering, as an admin's typo would be.
     good.write_text(good.read_text() + "devices:\n  - mac: 0c:38:3e:zz:00:01\n")
     config = kea_config(lab, hooks=[entry])
@@ -86,7 +86,7 @@ def test_invalid_policy_stops_kea_with_the_reason(lab: Lab, tmp_path: Path) -> N
 
 
 def test_missing_policy_parameter_refuses_to_load(lab: Lab, tmp_path: Path) -> None:
-    config = kea_config(lab, hooks=[{"library": str(hook_build.library_path())}])
+    config = kea_config(lab, hooks=[{"library": str(hook_build.installed_path())}])
     with pytest.raises(RuntimeError, match="exited") as failed:
         start_kea(lab, config, tmp_path)
     assert "FANVIL_LOAD_ERROR" in str(failed.value)

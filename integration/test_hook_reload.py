@@ -77,7 +77,7 @@ def hook_kea(
         lab,
         hooks=[
             {
-                "library": str(hook_build.library_path()),
+                "library": str(hook_build.installed_path()),
                 "parameters": {"policy": str(policy), "policy-reload-interval": reload_interval},
             }
         ],

@@ -28,7 +28,7 @@ def start(lab: Lab, tmp_path: Path, db: Path, run: str) -> KeaServer:
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY.format(always_send="true"))
     hook = {
-        "library": str(hook_build.library_path()),
+        "library": str(hook_build.installed_path()),
         "parameters": {"policy": str(policy), "inventory": str(db)},
     }
     config = kea_config(

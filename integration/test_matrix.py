@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from lab import Lab, netns_pair, require
+from lab import Lab, netns_pair, not_packaged, require
 from phones import CASES, POLICY, Case, dora_case
 from servers import (
     start_hook_kea,
@@ -52,10 +52,15 @@ def as_dnsmasq_sends(expected: Provisioning) -> Provisioning:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lab]]:
-    require("kea-dhcp4", "dnsmasq", "dhcpd")
+    require("kea-dhcp4", "dnsmasq")
+    # ISC dhcpd only where the Debian release still ships it (not forky): the other three
+    # servers are compared all the same, and the run says dhcpd was left out.
+    without = not_packaged("dhcpd")
     with ExitStack() as stack:
         labs = {}
         for name, start in STARTERS.items():
+            if name == "dhcpd" and without:
+                continue
             lab = stack.enter_context(netns_pair("kf"))
             start(lab, tmp_path_factory.mktemp(f"matrix-{name}"))
             labs[name] = lab
@@ -69,5 +74,7 @@ def test_same_bytes_from_every_server(servers: dict[str, Lab], case: Case) -> No
     # The reference itself is the literal expectation of phones.py, not just "what Kea did".
     assert reference == {**{str(c): d for c, d in case.expect.items()}, "file": case.file}
     assert seen["kea-native"] == reference
-    assert seen["dhcpd"] == reference
     assert seen["dnsmasq"] == as_dnsmasq_sends(reference)
+    if "dhcpd" not in servers:
+        pytest.skip(f"{not_packaged('dhcpd')}; Kea (hook and native) and dnsmasq agreed")
+    assert seen["dhcpd"] == reference

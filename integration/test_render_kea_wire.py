@@ -1,4 +1,5 @@
-"""The Kea-native renderer against real kea-dhcp4 2.2.0 (no hook): the hook's phone cases.
+"""The Kea-native renderer against the real, installed kea-dhcp4 (no hook): the hook's phone
+cases, rendered for that Kea's version.
 
 The policy and phone cases are phones.py's, as for the hook; the rendered client classes are
 merged into the lab's Kea configuration, checked with `kea-dhcp4 -t`, and served for real.
@@ -35,6 +36,7 @@ from phones import (
 from servers import start_native_kea
 
 from kea_fanvil.engine import Engine, Request
+from kea_fanvil.kea_install import installed
 from kea_fanvil.policy_file import parse_policy
 from kea_fanvil.render.kea import render
 
@@ -140,7 +142,10 @@ def _engine_agrees(text: str, mac: str, result_yiaddr: ipaddress.IPv4Address, re
 
 def test_only_the_first_matching_site_counts(lab: Lab, tmp_path: Path) -> None:
     """A relayed phone matches relay-a and wide; wide's boot file must not leak in."""
-    fragment = json.loads(render(parse_policy(OVERLAPPING), None, sites_by_relay=True))
+    policy = parse_policy(OVERLAPPING)
+    fragment = json.loads(
+        render(policy, None, sites_by_relay=True, kea_version=installed().version)
+    )
     config = kea_config(lab)
     config["Dhcp4"].update(fragment["Dhcp4"])
     _checked_kea(lab, tmp_path, config)
@@ -154,7 +159,9 @@ def test_only_the_first_matching_site_counts(lab: Lab, tmp_path: Path) -> None:
 def test_full_configuration_matches_sites_by_offered_address(lab: Lab, tmp_path: Path) -> None:
     """Full mode: the pool lies in hq (and wide), so a direct phone gets hq's URL, no boot file."""
     relayed_network_is_remote(lab)  # one address on the interface: Kea answers once
-    text = render(parse_policy(OVERLAPPING), direct_full_config(lab, tmp_path))
+    text = render(
+        parse_policy(OVERLAPPING), direct_full_config(lab, None), kea_version=installed().version
+    )
     config = json.loads(text)
     # start_kea waits for DHCP4_STARTED in a log file it names: give it a logger to name.
     config["Dhcp4"]["loggers"] = kea_config(lab)["Dhcp4"]["loggers"]

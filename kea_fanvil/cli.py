@@ -15,13 +15,14 @@ from typing import Any
 import click
 from rich.table import Column, Table
 
-from . import __version__
+from . import __version__, kea_install
 from .cli_common import err, fail, load, out
 from .credentials import credential_fields, shown
 from .engine import Decision, Engine, Request
 from .errors import KeaFanvilError, RenderError
 from .identify import mac_bytes, normalize_mac
 from .inventory import DEFAULT_DB, InventoryError, Phone, read_phones
+from .kea_install import KeaVersion
 from .policy import Policy, site_overlaps
 from .probe import option_view
 from .render import FullConfig
@@ -233,15 +234,42 @@ def hook_build_command(quiet: bool) -> None:
         out.print(f"built {path}", markup=False)
 
 
+@hook.command("install")
+@click.option("--quiet", is_flag=True, help="Print only errors.")
+def hook_install_command(quiet: bool) -> None:
+    """Copy the built hook into the installed Kea's hooks directory (as root).
+
+    The directory is the one `kea-dhcp4 -W` names (Debian:
+    /usr/lib/x86_64-linux-gnu/kea/hooks); Kea 2.6.3 and later load hooks from there only. The
+    file is replaced atomically (a running Kea keeps its copy until it reloads), root-owned,
+    mode 0644. Kea refuses a hook built for another version: after every Kea upgrade run
+    `kea-fanvil hook build` and `kea-fanvil hook install` again.
+    """
+    from . import hook_build
+
+    try:
+        path = hook_build.install()
+    except hook_build.HookBuildError as exc:
+        fail(str(exc))
+    if not quiet:
+        out.print(f"installed {path}", markup=False)
+
+
 @hook.command("path")
-def hook_path_command() -> None:
+@click.option(
+    "--installed",
+    is_flag=True,
+    help="The copy in Kea's hooks directory (exit 1 if absent or not the current build).",
+)
+def hook_path_command(installed: bool) -> None:
     """Print the built hook library's path (exit 1 if it is not built)."""
     from . import hook_build
 
     try:
-        click.echo(str(hook_build.library_path()))
+        path = hook_build.installed_path() if installed else hook_build.library_path()
     except hook_build.HookBuildError as exc:
         fail(str(exc))
+    click.echo(str(path))
 
 
 @main.group()
@@ -317,6 +345,21 @@ def _emit(text: str, output: Path | None, show_secrets: bool, secret_fields: lis
     err.print(f"wrote {output}", markup=False)
 
 
+def _target_kea_version(given: str | None) -> KeaVersion:
+    """--kea-version, or the installed Kea's version."""
+    if given is not None:
+        try:
+            return kea_install.parse_version(given)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--kea-version") from None
+    try:
+        return kea_install.installed().version
+    except kea_install.KeaNotFound as exc:
+        raise click.UsageError(
+            f"{exc}; say which Kea the configuration is for with --kea-version (e.g. 2.6)"
+        ) from None
+
+
 def _render_command(target: str, what: str) -> None:
     summary = (
         f"Print POLICY as {what}.\n\nBy default a fragment to merge into an existing "
@@ -339,6 +382,14 @@ def _render_command(target: str, what: str) -> None:
         help="Kea only: match sites by relay address alone (Kea's classes cannot see the "
         "offered address; direct clients on a site's subnet get the default URL).",
     )
+    @click.option(
+        "--kea-version",
+        metavar="X.Y[.Z]",
+        hidden=target != "kea",
+        help="Kea only: the Kea the configuration is for, e.g. 2.2, 2.6.3 or 3.0 (default: "
+        "the installed kea-dhcp4's). 2.6 and later get lcase() tests; 2.6.3 and later only "
+        "Kea's own folders; 3.0 its control-sockets list.",
+    )
     @output_option
     @show_secrets_option
     def command(
@@ -349,17 +400,22 @@ def _render_command(target: str, what: str) -> None:
         pool: str | None,
         state_dir: str | None,
         sites_by_relay: bool,
+        kea_version: str | None,
         output: Path | None,
         show_secrets: bool,
     ) -> None:
         if sites_by_relay and target != "kea":
             raise click.UsageError("--sites-by-relay is for `render kea` only")
+        if kea_version is not None and target != "kea":
+            raise click.UsageError("--kea-version is for `render kea` only")
         import importlib
 
         module = importlib.import_module(f"kea_fanvil.render.{target}")
         config = _full_config(full, interface, subnet, pool, state_dir)
         loaded = load(policy)
-        extra = {"sites_by_relay": True} if sites_by_relay else {}
+        extra: dict[str, Any] = {"sites_by_relay": True} if sites_by_relay else {}
+        if target == "kea":
+            extra["kea_version"] = _target_kea_version(kea_version)
         try:
             text: str = module.render(loaded, config, **extra)
         except RenderError as exc:
@@ -377,13 +433,15 @@ _render_command("dhcpd", "ISC dhcpd configuration")
 def render_kea_hook(policy: Path) -> None:
     """Print the hooks-libraries entry that loads POLICY into kea-dhcp4.
 
-    Paste it into the "hooks-libraries" list of the Dhcp4 section.
+    Paste it into the "hooks-libraries" list of the Dhcp4 section. The library is the copy
+    `kea-fanvil hook install` put in Kea's hooks directory, the only place Kea 2.6.3 and later
+    load hooks from.
     """
     from . import hook_build
 
     load(policy)
     try:
-        library = hook_build.library_path()
+        library = hook_build.installed_path()
     except hook_build.HookBuildError as exc:
         fail(str(exc))
     entry = {"library": str(library), "parameters": {"policy": str(policy.resolve())}}

@@ -6,12 +6,15 @@ The library embeds the interpreter running this module: its path becomes the hoo
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
-__all__ = ["HookBuildError", "build", "library_path"]
+from . import kea_install
+
+__all__ = ["HookBuildError", "build", "install", "installed_path", "library_path"]
 
 HOOK_DIR = Path(__file__).resolve().parent.parent / "hook"
 LIBRARY = HOOK_DIR / "build" / "libdhcp_fanvil.so"
@@ -78,3 +81,38 @@ def library_path() -> Path:
     if not LIBRARY.is_file():
         raise HookBuildError(f"{LIBRARY} is not built: run `kea-fanvil hook build`")
     return LIBRARY
+
+
+def install() -> Path:
+    """Install the built library into the installed Kea's hooks directory (needs root)."""
+    library = library_path()
+    try:
+        kea = kea_install.installed()
+        return kea_install.install_hook(library, kea)
+    except kea_install.KeaNotFound as exc:
+        raise HookBuildError(str(exc)) from exc
+    except OSError as exc:
+        where = getattr(exc, "filename", None)
+        raise HookBuildError(
+            f"cannot install the hook{f' as {where}' if where else ''}: {exc.strerror or exc}"
+            + (" (run as root)" if os.geteuid() != 0 else "")
+        ) from exc
+
+
+def installed_path() -> Path:
+    """The hook in Kea's hooks directory; HookBuildError if absent or not the current build.
+
+    A stale copy would run code other than this checkout's: after `hook build`, `hook install`
+    is due."""
+    try:
+        target = kea_install.installed().hook_path
+    except kea_install.KeaNotFound as exc:
+        raise HookBuildError(str(exc)) from exc
+    if not target.is_file():
+        raise HookBuildError(f"{target} is not installed: run `kea-fanvil hook install` as root")
+    if LIBRARY.is_file() and not kea_install.same_file_contents(LIBRARY, target):
+        raise HookBuildError(
+            f"{target} is not the library built in {LIBRARY.parent}: run "
+            "`kea-fanvil hook install` as root"
+        )
+    return target

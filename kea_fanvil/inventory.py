@@ -113,6 +113,9 @@ def connect(path: str | Path, create: bool) -> sqlite3.Connection:
             # Readable by the owner's group (admins), not by everyone: rows carry addresses.
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o640))
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except (sqlite3.Error, OSError) as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    try:
         db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
         if create:
             db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a crash loses a batch
@@ -123,6 +126,9 @@ def connect(path: str | Path, create: bool) -> sqlite3.Connection:
             db.commit()
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except (sqlite3.Error, OSError) as exc:
+        # Closed here, not left to the garbage collector: Python 3.13 reports a connection it
+        # finalises (ResourceWarning), and a corrupt file must be closed before it is moved.
+        db.close()
         raise InventoryError(f"{path}: {exc}") from exc
     if version is None or version[0] != str(SCHEMA_VERSION):
         db.close()
@@ -250,8 +256,13 @@ class InventoryWriter(threading.Thread):
         while not self.stop_event.wait(BATCH_INTERVAL):
             self.flush()
         self.flush(final=True)
+        self.close()
+
+    def close(self) -> None:
+        """Close the database (the thread does on exit; callers that only flush, here)."""
         if self._db is not None:
             self._db.close()
+            self._db = None
 
     def stop(self) -> None:
         """Write what is buffered and end the thread."""

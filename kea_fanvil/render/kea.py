@@ -1,10 +1,16 @@
-"""The policy as Kea ``Dhcp4`` client classes, for Kea without the hook (checked with 2.2.0).
+"""The policy as Kea ``Dhcp4`` client classes, for Kea without the hook (checked on the wire
+with 2.2.0, 2.6.3 and 3.0.4).
+
+The output depends on the Kea version it is for (``kea_version``; the CLI's ``--kea-version``,
+the installed Kea's by default); what differs is in :class:`~kea_fanvil.kea_install.KeaInstall`.
 
 How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
 
 - **Phones.** One class, ``FANVIL``, whose test is the vendor-class prefix, the MAC prefixes and
-  the inventory MACs. Kea 2.2 has no ``lcase()``, so the case-insensitive prefix is written per
-  character: ``(substring(option[60].hex,i,1) == 0x46 or substring(option[60].hex,i,1) == 0x66)``.
+  the inventory MACs. From 2.5.2 the case-insensitive prefix is
+  ``substring(lcase(option[60].hex),0,6) == 0x66616e76696c`` (``lcase`` lowers ASCII letters
+  only, as the engine's ``bytes.lower`` does); Kea 2.2 has no ``lcase()``, so there it is
+  written per character: ``(substring(option[60].hex,i,1) == 0x46 or ... == 0x66)``.
 - **Precedence.** Kea takes each option (and ``boot-file-name``, the ``file`` field) from the
   first class, in definition order, that defines it (measured with 2.2.0). Classes are
   therefore written ``FANVIL``, devices, sites in policy order, then ``fanvil-default`` with the
@@ -26,6 +32,9 @@ How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
   Kea allows for 43 inside a class. Codes 128..254 need no definition for hex data.
 - **always_send** -> ``"always-send": true`` on each option; the BOOTP file field is a header
   field and is set whenever a boot file is decided.
+- **Full mode** puts leases in ``/var/lib/kea`` and the control socket in ``/run/kea``, the only
+  folders Kea 2.6.3 and later accept, and writes 3.0's ``control-sockets`` list where 3.0 refuses
+  the single ``control-socket`` of 2.x.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from typing import Any
 from .. import options
 from ..engine import Engine, encode_url_options
 from ..errors import RenderError
+from ..kea_install import KeaInstall, KeaVersion
 from ..policy import Policy, Site
 from . import FullConfig, policy_digest
 
@@ -45,10 +55,28 @@ PHONE_CLASS = "FANVIL"
 DEFAULT_CLASS = "fanvil-default"
 # Kea's option 43 encapsulates a space and has no data format; a class may redefine it.
 OPTION_43_AS_BINARY = {"name": "fanvil-vendor-specific", "code": 43, "type": "binary"}
+# The oldest Kea supported: its output (no lcase, one control-socket) also loads in 2.6; 3.0
+# needs its own full configuration.
+DEFAULT_KEA_VERSION: KeaVersion = (2, 2, 0)
+OLDEST_KEA_VERSION: KeaVersion = (2, 2, 0)
 
 
-def render(policy: Policy, full: FullConfig | None = None, *, sites_by_relay: bool = False) -> str:
+def render(
+    policy: Policy,
+    full: FullConfig | None = None,
+    *,
+    sites_by_relay: bool = False,
+    kea_version: KeaVersion = DEFAULT_KEA_VERSION,
+) -> str:
     """Kea JSON: the keys to merge into ``Dhcp4``, or a complete configuration with ``full``."""
+    if kea_version < OLDEST_KEA_VERSION:
+        raise RenderError(
+            TARGET,
+            "kea version",
+            f"{KeaInstall.for_version(kea_version).version_text} is older than the oldest "
+            "supported Kea, 2.2",
+        )
+    kea = KeaInstall.for_version(kea_version)
     if policy.sites and not sites_by_relay and full is None:
         site = policy.sites[0]
         raise RenderError(
@@ -60,7 +88,11 @@ def render(policy: Policy, full: FullConfig | None = None, *, sites_by_relay: bo
             "or render a full configuration (--full: the pool tells which sites hold the offered "
             "address), or use the hook (`kea-fanvil render kea-hook`), which matches both",
         )
-    classes = [_phone_class(policy), *_device_classes(policy), *_site_classes(policy, full)]
+    classes = [
+        _phone_class(policy, kea),
+        *_device_classes(policy),
+        *_site_classes(policy, full),
+    ]
     classes.append(
         _options_class(
             policy, DEFAULT_CLASS, f"member('{PHONE_CLASS}')", policy.provisioning.url, None
@@ -68,7 +100,7 @@ def render(policy: Policy, full: FullConfig | None = None, *, sites_by_relay: bo
     )
     dhcp4: dict[str, Any] = {"client-classes": classes}
     if full is not None:
-        dhcp4 = _full(full) | dhcp4
+        dhcp4 = _full(full, kea) | dhcp4
     digest = policy_digest(policy)
     document = {
         "Dhcp4": {
@@ -97,11 +129,18 @@ def _option_data(policy: Policy, url: str | None, boot: str | None) -> list[dict
     return out
 
 
-def _vendor_class_test(prefix: str) -> str:
+def _vendor_class_test(prefix: str, kea: KeaInstall) -> str:
     """Option 60 starts with ``prefix``, as the engine tests it: the data with its ASCII letters
     lowered (``bytes.lower``) starts with ``prefix.lower()`` encoded in UTF-8."""
+    wanted = prefix.lower().encode()
+    if kea.has_lcase:
+        # An upper-case ASCII letter is never the result of lowering: such a prefix (only
+        # ``str.lower`` of a non-ASCII letter can yield one) never matches, as in the engine.
+        if wanted != wanted.lower():
+            return "false"
+        return f"(substring(lcase(option[60].hex),0,{len(wanted)}) == 0x{wanted.hex()})"
     terms = []
-    for i, char in enumerate(prefix.lower().encode()):
+    for i, char in enumerate(wanted):
         # The data bytes whose ASCII-lowered value is ``char``: an upper-case ASCII letter is
         # never the result of lowering (only ``str.lower`` of a non-ASCII letter can yield
         # one), so such a prefix can never match, as in the engine.
@@ -122,9 +161,9 @@ def _mac_test(prefix: str) -> str:
     return f"substring(pkt4.mac,0,{len(raw)}) == 0x{raw.hex()}"
 
 
-def _phone_class(policy: Policy) -> dict[str, Any]:
+def _phone_class(policy: Policy, kea: KeaInstall) -> dict[str, Any]:
     """FANVIL: which clients are phones. It sends nothing itself; later classes test it."""
-    tests = [_vendor_class_test(p) for p in policy.match.vendor_class_prefixes]
+    tests = [_vendor_class_test(p, kea) for p in policy.match.vendor_class_prefixes]
     tests += [_mac_test(p) for p in Engine(policy).mac_prefixes]
     tests += [_mac_test(d.mac) for d in policy.devices]
     if not tests:
@@ -239,16 +278,22 @@ def _site_classes(policy: Policy, full: FullConfig | None) -> list[dict[str, Any
     return out
 
 
-def _full(full: FullConfig) -> dict[str, Any]:
+def _full(full: FullConfig, kea: KeaInstall) -> dict[str, Any]:
     """The rest of a configuration that runs as is: one interface, one subnet, one pool."""
-    leases = (
-        f"{full.state_dir}/kea-leases4.csv" if full.state_dir else "/var/lib/kea/kea-leases4.csv"
-    )
-    socket = f"{full.state_dir}/kea4-ctrl-socket" if full.state_dir else "/run/kea/kea4-ctrl-socket"
+    if full.state_dir and kea.restricts_paths:
+        raise RenderError(
+            TARGET,
+            "--state-dir",
+            f"Kea {kea.version_text} keeps lease files in {kea.data_dir} and control sockets "
+            f"in {kea.socket_dir} only (Kea 2.6.3 and later refuse other folders); leave "
+            "--state-dir out",
+        )
+    leases = f"{full.state_dir or kea.data_dir}/kea-leases4.csv"
+    socket = f"{full.state_dir or kea.socket_dir}/kea4-ctrl-socket"
     return {
         "interfaces-config": {"interfaces": [full.interface]},
         # For `config-reload` and `kea-shell` (see docs/kea-native.md).
-        "control-socket": {"socket-type": "unix", "socket-name": socket},
+        **control_socket(kea, socket),
         "lease-database": {"type": "memfile", "persist": True, "name": leases},
         "valid-lifetime": 3600,
         "subnet4": [
@@ -260,3 +305,12 @@ def _full(full: FullConfig) -> dict[str, Any]:
             }
         ],
     }
+
+
+def control_socket(kea: KeaInstall, path: str) -> dict[str, Any]:
+    """The ``Dhcp4`` key of a unix control socket at ``path``: 2.x's ``control-socket``, or the
+    ``control-sockets`` list that replaces it in 3.0."""
+    entry = {"socket-type": "unix", "socket-name": path}
+    if kea.control_sockets_list:
+        return {"control-sockets": [entry]}
+    return {"control-socket": entry}
