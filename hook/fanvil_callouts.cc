@@ -1,16 +1,23 @@
 // Entry points of the kea-fanvil hook library for kea-dhcp4: unpack Kea's handles and hand off
 // to FanvilImpl. Modelled on Kea's flex_option hook.
 //
-// Written against Kea 2.2 (KEA_HOOKS_VERSION 20200). Differences with Kea 2.4-2.6 to mind:
-// - version() must return the KEA_HOOKS_VERSION of the exact running release (20200 here; it
-//   changes with every release, e.g. 20400 for 2.4.0): rebuild against the target's kea-dev.
-// - Multi-threading is on by default from 2.4; a library without multi_threading_compatible()
-//   returning 1 is then refused. In 2.2 it is off unless "enable-multi-threading" is set.
-// - Pkt4::getHWAddr() (chaddr) and Daemon::getProcName() are unchanged through 2.6.
-// - Kea 2.4 added RFC 3396 long-option splitting, so the 255-byte limit on option data
-//   enforced in python_bridge.cc is a 2.2 limitation only.
-// - Recent security releases (2.6.3 and later) load hooks only from Kea's own hooks
-//   directory; with those, install libdhcp_fanvil.so there instead of pointing at hook/build.
+// Built and wire-tested against Kea 2.2.0 (bookworm), 2.6.3 (trixie) and 3.0.4 (forky). What
+// differs between them, and how this code meets it (2.4 is in no Debian release; where it is
+// named, the side it is on comes from Kea's ChangeLog):
+// - version() returns KEA_HOOKS_VERSION of the headers built against (20200, 20600, 30000),
+//   and Kea refuses any other: the library is built on the target, against its kea-dev.
+// - Linking: 3.0 renamed libkea-dhcp++ to libkea-dhcp (the Makefile picks what is installed).
+// - Multi-threading is on by default from 2.4 (2.2: off unless enable-multi-threading); a
+//   library without multi_threading_compatible() returning 1 is then refused.
+// - pkt4_send's arguments: 2.6 added "subnet4" (a ConstSubnet4Ptr in 3.0); only "query4" and
+//   "response4" are read here, Pkt4Ptr in every version, so nothing changes.
+// - Client classes (Pkt::addClass/getClasses, split in 3.0) and Element type numbers
+//   (renumbered in 2.4, types named, never numbered, here) are not touched by this code.
+// - Option data over 255 bytes: Pkt4::pack splits it into several options of one code
+//   (RFC 3396) in all three (ChangeLog 2018, 2.1.6; checked on the wire by
+//   integration/test_long_options_wire.py); python_bridge.cc still caps a decision's option at
+//   255 bytes, since a phone reading one option is what the spec describes.
+// - Kea 2.6.3 and later load hooks only from Kea's hooks directory: `kea-fanvil hook install`.
 
 #include <dhcp/pkt4.h>
 #include <exceptions/exceptions.h>
@@ -19,6 +26,10 @@
 
 #include "fanvil_impl.h"
 #include "fanvil_log.h"
+
+#if KEA_HOOKS_VERSION < 20200
+#error "kea-fanvil's hook needs the headers of Kea 2.2 or later"
+#endif
 
 using namespace isc::dhcp;
 using namespace isc::hooks;

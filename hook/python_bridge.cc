@@ -209,8 +209,9 @@ Decision convert(PyObject* result) {
             PyErr_Clear();
             throw BadDecision("option code " + str(code) + " is not an integer in 1-254");
         }
-        // Kea 2.2 cannot pack a DHCPv4 option over 255 bytes (no RFC 3396 splitting) and would
-        // drop the whole response at pack time, so refuse it here.
+        // One option's worth (RFC 2132): Kea would split longer data (RFC 3396, from 2.1.6),
+        // but Fanvil firmware is not known to join the parts, and the policy loader refuses
+        // such values already, so a longer one here is a broken decision.
         std::string what = "option " + std::to_string(c) + " data";
         d.options.emplace_back(static_cast<uint8_t>(c),
                                toBytes(PyTuple_GET_ITEM(item, 1), 255, what.c_str()));

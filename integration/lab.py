@@ -411,6 +411,9 @@ def kea_config(
         "lease-database": {"type": "memfile", "persist": True, "name": "", "lfc-interval": 0},
         "control-socket": {"socket-type": "unix", "socket-name": ""},
         "valid-lifetime": valid_lifetime,
+        # Reclaim expired leases every second, not every 10 s: from 2.6 a RELEASE expires the
+        # lease (lease affinity) and the address counts as assigned until it is reclaimed.
+        "expired-leases-processing": {"reclaim-timer-wait-time": 1},
         "subnet4": [
             {
                 "id": 1,
@@ -659,6 +662,14 @@ def statistic_get_all(socket_path: Path | str) -> dict[str, Any]:
         raise RuntimeError(f"statistic-get-all failed: {answer}")
     arguments: dict[str, Any] = answer["arguments"]
     return arguments
+
+
+def wait_for_statistic(kea: KeaServer, name: str, value: int, timeout: float = 5.0) -> None:
+    """Until Kea's statistic `name` reads `value` (a failure, with Kea's log, after timeout)."""
+    deadline = time.monotonic() + timeout
+    while (seen := statistic(kea.control_socket, name)) != value:
+        assert time.monotonic() < deadline, f"{name} is {seen}, not {value}\n{kea.log()}"
+        time.sleep(0.05)
 
 
 def statistic(socket_path: Path | str, name: str) -> Any:

@@ -54,7 +54,7 @@ LINE_PATCH = 999
 def parse_version(text: str) -> KeaVersion:
     """``"2.6.3"`` (or ``"3.0.4 (tarball)"``, a ``-V`` line) -> (2, 6, 3); ``"2.6"`` ->
     (2, 6, LINE_PATCH), the line's newest release."""
-    found = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?(?![\d.])", text)
+    found = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?(?=\s|$)", text)
     if found is None:
         raise ValueError(f"{text.strip()!r} is not a Kea version such as 2.6 or 3.0.4")
     patch = int(found[3]) if found[3] is not None else LINE_PATCH
@@ -103,6 +103,17 @@ class KeaInstall:
         ChangeLog entry 2018 (2.1.6) added the splitting to Pkt4::pack; checked on the wire
         for 2.2, 2.6 and 3.0 by integration/test_long_options_wire.py."""
         return self.version >= (2, 1, 6)
+
+    @property
+    def expires_released_leases(self) -> bool:
+        """A RELEASE expires the lease (kept, for "lease affinity": the client gets the same
+        address back) instead of deleting it, and the address counts as assigned until the
+        reclamation routine runs (``reclaim-timer-wait-time``, 10 s by default).
+
+        Seen on the wire: 2.6.3 and 3.0.4 log DHCP4_RELEASE_EXPIRED, 2.2.0 deletes the lease.
+        The default ``hold-reclaimed-time`` (3600 s) turns it on; whether 2.4 has it is not
+        checked here, so only the 2.6 line onwards is claimed."""
+        return self.version >= (2, 6, 0)
 
     @property
     def hook_path(self) -> Path:

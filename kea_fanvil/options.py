@@ -4,8 +4,8 @@ Every encoder returns the option *data* (no code or length octet): the servers (
 ``Option``, dnsmasq, dhcpd) add the code and length themselves. The limits are those of one
 option as RFC 2132 section 2 defines it: a single length octet, so at most 255 data octets. We
 do not split longer values into RFC 3396 "long options": Fanvil firmware is not known to
-reassemble them, and neither dnsmasq nor Kea 2.2 emits them, so an over-long value is refused
-when the policy loads instead of failing on a phone.
+reassemble them (Kea 2.2 to 3.0 would send them split; integration/test_long_options_wire.py),
+so an over-long value is refused when the policy loads instead of failing on a phone.
 """
 
 from __future__ import annotations

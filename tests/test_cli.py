@@ -132,3 +132,27 @@ def test_render_full_needs_its_options() -> None:
 def test_help(command: list[str]) -> None:
     code, out, _ = _run(*command, "--help")
     assert code == 0 and "Usage: " in out
+
+
+def test_render_kea_for_a_named_version() -> None:
+    code, out, _ = _run("render", "kea", str(EXAMPLE), "--sites-by-relay", "--kea-version", "3.0")
+    assert code == 0
+    phone = json.loads(out)["Dhcp4"]["client-classes"][0]["test"]
+    assert phone.startswith("(substring(lcase(option[60].hex),0,6) == 0x66616e76696c)")
+    code, out, _ = _run("render", "kea", str(EXAMPLE), "--sites-by-relay", "--kea-version", "2.2")
+    assert code == 0 and "lcase" not in out
+
+
+def test_render_kea_version_errors() -> None:
+    code, _, err = _run("render", "kea", str(EXAMPLE), "--kea-version", "two")
+    assert code == 2
+    assert "Invalid value for --kea-version: 'two' is not a Kea version such as 2.6" in err
+    code, _, err = _run("render", "dnsmasq", str(EXAMPLE), "--kea-version", "2.6")
+    assert code == 2 and "--kea-version is for `render kea` only" in err
+    code, _, err = _run(
+        "render", "kea", str(EXAMPLE), "--full", "--interface", "eth1", "--subnet",
+        "198.18.0.0/24", "--pool", "198.18.0.100-198.18.0.199", "--state-dir", "/srv/kea",
+        "--kea-version", "2.6.3",
+    )  # fmt: skip
+    assert code == 1
+    assert "--state-dir: Kea 2.6.3 keeps lease files in /var/lib/kea" in err

@@ -12,20 +12,25 @@ from pathlib import Path
 import pytest
 
 from kea_fanvil import load_policy
+from kea_fanvil.kea_install import LINE_PATCH
 
 CONFIGS = Path(__file__).resolve().parent.parent / "dhcp-configs"
 EXAMPLE = CONFIGS / "example-policy.yaml"
 RENDERED = {
-    "kea": "example-policy.kea.json",
+    "kea": "example-policy.kea.json",  # Kea 2.2: no lcase()
+    "kea-2.6": "example-policy.kea-2.6.json",  # Kea 2.6 and 3.0 (a fragment: no socket)
     "dnsmasq": "example-policy.dnsmasq.conf",
     "dhcpd": "example-policy.dhcpd.conf",
 }
 
 
 def _render(target: str) -> str:
-    module = importlib.import_module(f"kea_fanvil.render.{target}")
-    # The example has sites; Kea's classes can match them by relay address only.
-    extra = {"sites_by_relay": True} if target == "kea" else {}
+    module = importlib.import_module(f"kea_fanvil.render.{target.split('-')[0]}")
+    extra: dict[str, object] = {}
+    if target.startswith("kea"):
+        # The example has sites; Kea's classes can match them by relay address only.
+        extra["sites_by_relay"] = True
+        extra["kea_version"] = (2, 6, LINE_PATCH) if target == "kea-2.6" else (2, 2, 0)
     text: str = module.render(load_policy(EXAMPLE), None, **extra)
     return text
 

@@ -126,6 +126,7 @@ def test_a_full_buffer_drops_and_counts(tmp_path: Path, reports: Reports, engine
     for i in range(10):
         small.submit((1.0, OTHER[:5] + bytes([i]), None, None, ZERO, ZERO, engine))
     small.flush()
+    small.close()
     assert reports.counts("fanvil-inventory-recorded") == 3
     assert reports.counts("fanvil-inventory-dropped") == 7
     assert len(read_phones(small.path)) == 3

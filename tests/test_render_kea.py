@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kea_fanvil import RenderError, parse_policy
+from kea_fanvil import RenderError, kea_install, parse_policy
 from kea_fanvil.render import FullConfig, kea
 
 BASE = 'version: 1\nprovisioning:\n  url: "http://prov.example.com/$mac.cfg"\n'
@@ -195,3 +195,67 @@ def test_full_mode_keys() -> None:
         "client-classes",
     ]
     assert kea.render(parse_policy(BASE)).endswith("}\n")
+
+
+# --- per Kea version ------------------------------------------------------------------------------
+
+
+def _dhcp4(text: str, full: FullConfig | None, version: tuple[int, int, int]) -> dict[str, Any]:
+    dhcp4: dict[str, Any] = json.loads(kea.render(parse_policy(text), full, kea_version=version))[
+        "Dhcp4"
+    ]
+    return dhcp4
+
+
+def test_lcase_from_kea_2_6() -> None:
+    text = BASE + "match:\n  vendor_class_prefixes: ['Fanvil', 'É-1', 'ǅ']\n"
+    phone = _dhcp4(text, None, (2, 6, 3))["client-classes"][0]["test"]
+    # The bytes of the lowered prefix, hex: no quoting of policy text in the expression.
+    assert phone.startswith(
+        "(substring(lcase(option[60].hex),0,6) == 0x66616e76696c) or "
+        "(substring(lcase(option[60].hex),0,4) == 0xc3a92d31) or "
+    )
+    assert phone == str(_dhcp4(text, None, (3, 0, 4))["client-classes"][0]["test"])
+    assert "lcase" not in str(_dhcp4(text, None, (2, 2, 0))["client-classes"][0]["test"])
+
+
+def test_lowered_prefix_with_an_upper_case_ascii_byte_never_matches() -> None:
+    # str.lower leaves no upper-case ASCII letter, so this is the only way to reach "false":
+    # a prefix is lowered; the engine compares it with data lowered by bytes.lower.
+    assert kea._vendor_class_test("fanvil", kea.KeaInstall.for_version((2, 6, 3))) == (
+        "(substring(lcase(option[60].hex),0,6) == 0x66616e76696c)"
+    )
+
+
+def test_full_mode_per_version() -> None:
+    for version, key in (((2, 2, 0), "control-socket"), ((2, 6, 3), "control-socket")):
+        dhcp4 = _dhcp4(BASE, _full(), version)
+        assert dhcp4[key] == {"socket-type": "unix", "socket-name": "/run/kea/kea4-ctrl-socket"}
+        assert "control-sockets" not in dhcp4
+    dhcp4 = _dhcp4(BASE, _full(), (3, 0, 4))
+    assert "control-socket" not in dhcp4
+    assert dhcp4["control-sockets"] == [
+        {"socket-type": "unix", "socket-name": "/run/kea/kea4-ctrl-socket"}
+    ]
+    assert dhcp4["lease-database"]["name"] == "/var/lib/kea/kea-leases4.csv"
+
+
+def test_state_dir_is_refused_where_kea_restricts_folders() -> None:
+    full = FullConfig("eth1", _full().subnet, _full().pool, "/srv/kea")
+    assert _dhcp4(BASE, full, (2, 6, 2))["lease-database"]["name"] == "/srv/kea/kea-leases4.csv"
+    line = (2, 6, kea_install.LINE_PATCH)
+    for version, text in (((2, 6, 3), "2.6.3"), (line, "2.6"), ((3, 0, 4), "3.0.4")):
+        with pytest.raises(RenderError) as caught:
+            kea.render(parse_policy(BASE), full, kea_version=version)
+        assert str(caught.value) == (
+            f"kea: --state-dir: Kea {text} keeps lease files in /var/lib/kea and control sockets "
+            "in /run/kea only (Kea 2.6.3 and later refuse other folders); leave --state-dir out"
+        )
+
+
+def test_kea_older_than_2_2_is_refused() -> None:
+    with pytest.raises(RenderError) as caught:
+        kea.render(parse_policy(BASE), kea_version=(2, 0, 8))
+    assert str(caught.value) == (
+        "kea: kea version: 2.0.8 is older than the oldest supported Kea, 2.2"
+    )
