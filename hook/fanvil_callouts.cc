@@ -4,8 +4,9 @@
 // Built and wire-tested against Kea 2.2.0 (bookworm), 2.6.3 (trixie) and 3.0.4 (forky). What
 // differs between them, and how this code meets it (2.4 is in no Debian release; where it is
 // named, the side it is on comes from Kea's ChangeLog):
-// - version() returns KEA_HOOKS_VERSION of the headers built against (20200, 20600, 30000),
-//   and Kea refuses any other: the library is built on the target, against its kea-dev.
+// - version() returns KEA_HOOKS_VERSION of the headers built against (20200, 20603, 30004:
+//   the release's own number, patch included), and Kea refuses any other: the library is
+//   built on the target, against its kea-dev.
 // - Linking: 3.0 renamed libkea-dhcp++ to libkea-dhcp (the Makefile picks what is installed).
 // - Multi-threading is on by default from 2.4 (2.2: off unless enable-multi-threading); a
 //   library without multi_threading_compatible() returning 1 is then refused.
@@ -27,9 +28,8 @@
 #include "fanvil_impl.h"
 #include "fanvil_log.h"
 
-#if KEA_HOOKS_VERSION < 20200
-#error "kea-fanvil's hook needs the headers of Kea 2.2 or later"
-#endif
+// A constant, not a macro, in every version (hooks/hooks.h), so checked by the compiler.
+static_assert(KEA_HOOKS_VERSION >= 20200, "kea-fanvil's hook needs Kea 2.2 or later");
 
 using namespace isc::dhcp;
 using namespace isc::hooks;

@@ -399,7 +399,7 @@ def kea_config(
 
     Subnet 1 (198.18.0.0/24) serves the veth directly; subnet 2 (198.18.64.0/18) is selected by
     giaddr for relayed traffic. `start_kea` fills in the file paths (leases, control socket,
-    log) under the test's tmp_path.
+    log) in Kea's own folders.
     """
     dhcp4: dict[str, Any] = {
         # One address only: with an interface name alone Kea opens a raw socket per address
@@ -408,8 +408,9 @@ def kea_config(
             "interfaces": [f"{lab.srv_if}/{lab.srv_ip}"],
             "dhcp-socket-type": "raw",
         },
-        "lease-database": {"type": "memfile", "persist": True, "name": "", "lfc-interval": 0},
-        "control-socket": {"socket-type": "unix", "socket-name": ""},
+        # start_kea names the lease file and adds the control socket (in Kea's folders). An
+        # empty socket-name passes `kea-dhcp4 -t` in 2.2 and 2.6 but not in 3.0.
+        "lease-database": {"type": "memfile", "persist": True, "lfc-interval": 0},
         "valid-lifetime": valid_lifetime,
         # Reclaim expired leases every second, not every 10 s: from 2.6 a RELEASE expires the
         # lease (lease affinity) and the address counts as assigned until it is reclaimed.
@@ -485,7 +486,7 @@ def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
     dhcp4 = config["Dhcp4"]
     log_path, lease_file, control_socket = kea_files(f"{lab.name}-{next(_counter)}")
     dhcp4.setdefault("lease-database", {"type": "memfile"})["name"] = str(lease_file)
-    # 2.x: one `control-socket`; 3.0: a `control-sockets` list (which refuses the former).
+    # 2.x: one `control-socket`; 3.0: a `control-sockets` list (2.6 refuses the list).
     dhcp4.pop("control-socket", None)
     dhcp4.pop("control-sockets", None)
     dhcp4.update(control_socket_config(kea_install.installed(), str(control_socket)))

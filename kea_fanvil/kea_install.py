@@ -88,7 +88,8 @@ class KeaInstall:
     @property
     def control_sockets_list(self) -> bool:
         """3.0 configures control sockets as a list (``control-sockets``: unix and HTTP, served
-        by kea-dhcp4 itself) and refuses the old single ``control-socket`` it replaces."""
+        by kea-dhcp4 itself). 3.0.4 still accepts the single ``control-socket`` of 2.x as a
+        list of one; 2.6.3 refuses ``control-sockets`` ("unexpected keyword")."""
         return self.version >= (3, 0, 0)
 
     @property

@@ -5,6 +5,8 @@
 #   bash scripts/test-matrix.sh                # trixie (Kea 2.6) and forky (Kea 3.0)
 #   bash scripts/test-matrix.sh forky          # one release
 #   bash scripts/test-matrix.sh --bootstrap-only
+#   bash scripts/test-matrix.sh --run trixie -- .venv/bin/python -m pytest integration/test_ha.py
+#                                              # one command in a root set up by an earlier run
 #
 # Each root is made with debootstrap (minbase) into KF_MATRIX_CACHE (default
 # /var/cache/kea-fanvil/matrix) and reused while present: a run copies the project's tracked
@@ -22,12 +24,19 @@ MIRROR=${KF_MATRIX_MIRROR:-http://deb.debian.org/debian}
 CACHE=${KF_MATRIX_CACHE:-/var/cache/kea-fanvil/matrix}
 bootstrap_only=0
 releases=()
-for arg in "$@"; do
+run_command=()
+while [ $# -gt 0 ]; do
+  arg=$1; shift
   case "$arg" in
     --bootstrap-only) bootstrap_only=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --run) [ $# -gt 0 ] || { echo "test-matrix.sh: --run needs a release" >&2; exit 2; }
+      releases=("$1"); shift
+      [ "${1:-}" = -- ] && shift
+      run_command=("$@"); set --
+      [ ${#run_command[@]} -gt 0 ] || { echo "test-matrix.sh: --run RELEASE -- COMMAND" >&2; exit 2; } ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     trixie|forky) releases+=("$arg") ;;
-    *) echo "test-matrix.sh: unknown release or option '$arg' (trixie, forky, --bootstrap-only)" >&2; exit 2 ;;
+    *) echo "test-matrix.sh: unknown release or option '$arg' (trixie, forky, --bootstrap-only, --run)" >&2; exit 2 ;;
   esac
 done
 [ ${#releases[@]} -gt 0 ] || releases=(trixie forky)
@@ -137,26 +146,30 @@ counts() {
   echo "$p passed, $((f + e)) failed, $s skipped"
 }
 
-run_release() {
-  local release=$1 root=$2 log=$3
-  local inside=/opt/kea-fanvil
-  copy_project "$root$inside"
+# Runs bash -c STEPS inside ROOT, as root, with the project copied in and the mounts made.
+in_root() {
+  local root=$1 steps=$2
+  copy_project "$root/opt/kea-fanvil"
   # The host's CA bundle: pip inside must trust what the host trusts (a proxy's CA included).
   cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/kea-fanvil-host-ca.crt"
   cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
   mount_root "$root"
-  local steps='set -e; cd /opt/kea-fanvil
-    echo "== matrix: setup.sh"; bash scripts/setup.sh
-    echo "== matrix: demo.sh"; bash scripts/demo.sh
-    echo "== matrix: test.sh"; bash scripts/test.sh'
   local rc=0
   chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_CERT=/etc/ssl/kea-fanvil-host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_DEFAULT_TIMEOUT="${PIP_DEFAULT_TIMEOUT:-60}" \
-    bash -c "$steps" </dev/null >"$log" 2>&1 || rc=$?
+    bash -c "cd /opt/kea-fanvil && $steps" </dev/null || rc=$?
   release_root "$root"
   return "$rc"
+}
+
+run_release() {
+  local release=$1 root=$2 log=$3
+  in_root "$root" 'set -e
+    echo "== matrix: setup.sh"; bash scripts/setup.sh
+    echo "== matrix: demo.sh"; bash scripts/demo.sh
+    echo "== matrix: test.sh"; bash scripts/test.sh' >"$log" 2>&1
 }
 
 summary_line() {
@@ -174,6 +187,16 @@ for release in "${releases[@]}"; do
   bootstrap "$release" "$CACHE/$release/root"
 done
 [ "$bootstrap_only" = 0 ] || exit 0
+if [ ${#run_command[@]} -gt 0 ]; then
+  root="$CACHE/${releases[0]}/root"
+  [ -x "$root/opt/kea-fanvil/.venv/bin/python" ] || {
+    echo "test-matrix.sh: $root is not set up yet: run the matrix for ${releases[0]} once" >&2
+    exit 1
+  }
+  trap 'release_root "$root"' EXIT
+  in_root "$root" "$(printf '%q ' "${run_command[@]}")"
+  exit $?
+fi
 
 trap 'for r in "${releases[@]}"; do release_root "$CACHE/$r/root"; done' EXIT
 summaries=()
@@ -199,4 +222,13 @@ for release in "${releases[@]}"; do
 done
 echo "== distribution matrix"
 printf '%s\n' "${summaries[@]}"
+# One closing line over all releases, in the form test runners' summaries take.
+# A release that failed outside pytest (setup, the demo) counts as one failure.
+total_p=0 total_f=0 total_s=0
+for i in "${!releases[@]}"; do
+  read -r p _ f _ s _ <<<"$(counts "$CACHE/${releases[$i]}.log" | tr -d ,)"
+  case "${summaries[$i]}" in *"(FAILED"*) [ "$f" -gt 0 ] || f=1 ;; esac
+  total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+done
+echo "matrix: $total_p passed, $total_f failed, $total_s skipped"
 exit "$failed"

@@ -33,8 +33,8 @@ How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
 - **always_send** -> ``"always-send": true`` on each option; the BOOTP file field is a header
   field and is set whenever a boot file is decided.
 - **Full mode** puts leases in ``/var/lib/kea`` and the control socket in ``/run/kea``, the only
-  folders Kea 2.6.3 and later accept, and writes 3.0's ``control-sockets`` list where 3.0 refuses
-  the single ``control-socket`` of 2.x.
+  folders Kea 2.6.3 and later accept, and writes 3.0's ``control-sockets`` list for 3.0 (which
+  still reads 2.x's single ``control-socket``; 2.6 refuses the list).
 """
 
 from __future__ import annotations
@@ -309,7 +309,7 @@ def _full(full: FullConfig, kea: KeaInstall) -> dict[str, Any]:
 
 def control_socket(kea: KeaInstall, path: str) -> dict[str, Any]:
     """The ``Dhcp4`` key of a unix control socket at ``path``: 2.x's ``control-socket``, or the
-    ``control-sockets`` list that replaces it in 3.0."""
+    ``control-sockets`` list that supersedes it in 3.0."""
     entry = {"socket-type": "unix", "socket-name": path}
     if kea.control_sockets_list:
         return {"control-sockets": [entry]}
