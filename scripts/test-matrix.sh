@@ -3,7 +3,7 @@
 # Debian roots, one per release, so that every Kea Debian ships is proven, not only the host's.
 #
 #   bash scripts/test-matrix.sh                # trixie (Kea 2.6) and forky (Kea 3.0)
-#   bash scripts/test-matrix.sh forky          # one release
+#   bash scripts/test-matrix.sh forky          # one release (bookworm too, for a fresh root of it)
 #   bash scripts/test-matrix.sh --bootstrap-only
 #   bash scripts/test-matrix.sh --run trixie -- .venv/bin/python -m pytest integration/test_ha.py
 #                                              # one command in a root set up by an earlier run
@@ -11,7 +11,7 @@
 # Each root is made with debootstrap (minbase) into KF_MATRIX_CACHE (default
 # /var/cache/kea-fanvil/matrix) and reused while present: a run copies the project's tracked
 # files into the root's /opt/kea-fanvil afresh, so what runs is this checkout, and what the root
-# keeps is only Debian's packages and the pip cache. KF_MATRIX_FRESH=1 bootstraps anew.
+# keeps is Debian's packages, the venv and pip's cache. KF_MATRIX_FRESH=1 bootstraps anew.
 # The recipe (mounts, certificates, forky's expired Release file) is in FIELD-NOTES.
 #
 # Prints one summary line per release: Debian, Kea and Python versions, passed/failed/skipped.
@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
       run_command=("$@"); set --
       [ ${#run_command[@]} -gt 0 ] || { echo "test-matrix.sh: --run RELEASE -- COMMAND" >&2; exit 2; } ;;
     -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    trixie|forky) releases+=("$arg") ;;
+    bookworm|trixie|forky) releases+=("$arg") ;;
     *) echo "test-matrix.sh: unknown release or option '$arg' (trixie, forky, --bootstrap-only, --run)" >&2; exit 2 ;;
   esac
 done
