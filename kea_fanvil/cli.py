@@ -14,8 +14,9 @@ from typing import Any
 
 import click
 from rich.table import Column, Table
+from rich.text import Text
 
-from . import __version__, kea_install
+from . import __version__, kea_install, safe_files
 from .cli_common import err, fail, load, out
 from .credentials import credential_fields, shown
 from .engine import Decision, Engine, Request
@@ -108,7 +109,7 @@ def validate(policy: Path, show_secrets: bool) -> None:
         out.print(sites)
     for first, later in site_overlaps(loaded):
         err.print(f"note: sites {first!r} and {later!r} overlap; {first!r} wins", markup=False)
-    out.print("[green]valid[/]")
+    out.print("valid", style="green")
 
 
 def _address(value: str | None, name: str) -> bytes:
@@ -150,10 +151,42 @@ def decision_json(mac: str, decision: Decision, show_secrets: bool = False) -> d
     }
 
 
+def _vendor_class(text: str | None, hex_text: str | None) -> bytes | None:
+    """Option 60's bytes: --vendor-class as typed (the shell's bytes, even when they are not
+    UTF-8: Python hands them over as surrogate escapes), or --vendor-class-hex."""
+    if text is not None and hex_text is not None:
+        raise click.UsageError("give --vendor-class or --vendor-class-hex, not both")
+    if hex_text is not None:
+        try:
+            data = bytes.fromhex(hex_text.replace(":", " "))
+        except ValueError:
+            raise click.BadParameter(
+                f"{hex_text!r} is not hex bytes such as 46616e76696c",
+                param_hint="--vendor-class-hex",
+            ) from None
+    elif text is not None:
+        data = os.fsencode(text)
+    else:
+        return None
+    if len(data) > 255:
+        raise click.BadParameter(
+            f"option 60 holds at most 255 bytes, not {len(data)}", param_hint="--vendor-class"
+        )
+    return data
+
+
 @main.command(epilog=EPILOG)
 @policy_argument
 @click.option("--mac", required=True, help="The phone's MAC, e.g. 0c:38:3e:11:3a:f8.")
-@click.option("--vendor-class", help='Option 60 as the phone sends it, e.g. "Fanvil X4 2.10.2".')
+@click.option(
+    "--vendor-class",
+    help='Option 60 as the phone sends it, e.g. "Fanvil X4 2.10.2" (the bytes as typed).',
+)
+@click.option(
+    "--vendor-class-hex",
+    metavar="HEX",
+    help="Option 60 as raw bytes in hex, e.g. 46616e76696c20583400ff (for data that is not text).",
+)
 @click.option("--prl", help="Option 55: the codes the phone asks for, e.g. 1,3,6,43,66.")
 @click.option("--giaddr", help="Relay agent address, for a relayed request.")
 @click.option("--yiaddr", help="The address the server offers.")
@@ -163,6 +196,7 @@ def decide(
     policy: Path,
     mac: str,
     vendor_class: str | None,
+    vendor_class_hex: str | None,
     prl: str | None,
     giaddr: str | None,
     yiaddr: str | None,
@@ -180,7 +214,7 @@ def decide(
         raise click.BadParameter(str(exc), param_hint="--mac") from None
     request = Request(
         mac=mac_bytes(mac),
-        vendor_class=vendor_class.encode("utf-8") if vendor_class is not None else None,
+        vendor_class=_vendor_class(vendor_class, vendor_class_hex),
         prl=_prl(prl),
         giaddr=_address(giaddr, "--giaddr"),
         yiaddr=_address(yiaddr, "--yiaddr"),
@@ -307,20 +341,27 @@ def _full_config(
         raise click.BadParameter(
             f"{pool} is not an ascending range inside {network}", param_hint="--pool"
         )
-    return FullConfig(interface, network, (first, last), state_dir)
+    try:
+        return FullConfig(interface, network, (first, last), state_dir)
+    except ValueError as exc:
+        hint = "--interface" if str(exc).startswith("interface") else "--state-dir"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 output_option = click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write to this file (replaced atomically; mode 0600 when it holds passwords) "
-    "instead of printing.",
+    help="Write to this file instead of printing ('-': print). Replaced atomically; a symlink "
+    "is followed to its file; an existing file keeps its owner and group (and loses the "
+    "rights of 'other' when it holds passwords); a new one is 0644, 0600 with passwords.",
 )
 
 
 def _emit(text: str, output: Path | None, show_secrets: bool, secret_fields: list[str]) -> None:
     """Print or write a rendered configuration, which must hold passwords as they are."""
+    if output is not None and str(output) == "-":
+        output = None
     if output is None:
         if secret_fields and not show_secrets:
             # Masking would hand the server a URL the phones cannot log in with.
@@ -331,18 +372,13 @@ def _emit(text: str, output: Path | None, show_secrets: bool, secret_fields: lis
             )
         click.echo(text, nl=False)
         return
-    temporary = output.with_name(f".{output.name}.kea-fanvil-tmp")
     try:
-        fd = os.open(
-            temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret_fields else 0o644
-        )
-        with os.fdopen(fd, "w", encoding="utf-8") as out_file:
-            out_file.write(text)
-        os.replace(temporary, output)
+        written = safe_files.write_atomic(output, text.encode("utf-8"), secret=bool(secret_fields))
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        fail(f"cannot write {output}: {exc.strerror or exc}")
-    err.print(f"wrote {output}", markup=False)
+        hint = " (-o - prints it)" if isinstance(exc, safe_files.UnsafeFile) else ""
+        fail(f"cannot write {output}: {exc.strerror or exc}{hint}")
+    through = f" (through {output})" if written != output.resolve() else ""
+    err.print(f"wrote {written}{through}")
 
 
 def _target_kea_version(given: str | None) -> KeaVersion:
@@ -538,7 +574,7 @@ def devices(db: Path, since: str | None, model: str | None, as_json: bool) -> No
         # Ten columns wrapped into 80 are unreadable: one block per phone instead.
         for p in phones:
             vendor = " ".join(filter(None, (p.model, p.firmware))) or "no model in option 60"
-            out.print(f"[bold]{p.mac}[/]  {vendor}  (matched by {p.matched_by})")
+            out.print(Text.assemble((p.mac, "bold"), f"  {vendor}  (matched by {p.matched_by})"))
             block = Table.grid(padding=(0, 2))
             block.add_row("  address", _where(p))
             block.add_row("  URL", p.url + (f" (site {p.site})" if p.site else ""))

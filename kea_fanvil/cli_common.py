@@ -10,18 +10,22 @@ from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
+from rich.text import Text
 
 from .credentials import exposure_warnings
 from .errors import PolicyError
 from .policy import Policy
 from .policy_file import load_policy
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# No markup and no emoji codes, in tables too: what is printed carries policy text, URLs and
+# packet contents, in which `[b]x[/b]` or `:smile:` must stay as written. Styles are set
+# through Text and style=, never through markup.
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     sys.exit(code)
 
 

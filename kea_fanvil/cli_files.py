@@ -8,7 +8,6 @@ policy or a key file, never from the command line (where `ps` and shell history 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Column, Table
 
-from . import config_formats, file_crypto
+from . import config_formats, file_crypto, safe_files
 from .cli_common import err, fail, load, out
 from .errors import FilesError
 from .file_settings import (
@@ -174,7 +173,7 @@ def build_command(
 
 def _read_key_file(path: Path) -> bytes:
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        text = sys.stdin.read() if str(path) == "-" else safe_files.read_text(path, 1 << 16)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         fail(f"cannot read the key file {path}: {reason}")
@@ -254,7 +253,7 @@ def decrypt_command(
     if (policy_path is None) == (key_file is None):
         raise click.UsageError("give the key with --policy POLICY or --key-file FILE (one)")
     try:
-        data = file.read_bytes()
+        data = safe_files.read_bytes(file)
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}")
     plain = config_formats.read_version(data)
@@ -283,16 +282,16 @@ def decrypt_command(
         f"{file}: decrypted with {which} ({mode}, {padding} padding): "
         f"{found[0].upper()} file, version {found[1]}"
     )
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(text)
         sys.stdout.buffer.flush()
     else:
         try:
-            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out_file:
-                out_file.write(text)
+            # Secret: passwords in clear. A new file is 0600; an existing one loses the rights
+            # of "other" and keeps its owner and group.
+            written = safe_files.write_atomic(output, text, secret=True)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}")
-        summary += f"; wrote {output}"
+        summary += f"; wrote {written}"
     err.print(summary, markup=False, soft_wrap=True)

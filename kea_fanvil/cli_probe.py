@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -599,5 +598,5 @@ def _fail(code: int, message: str, iface: str, mac: str | None, as_json: bool) -
                 {"interface": iface, "mac": mac, "error": message, "exit_code": code}, indent=2
             )
         )
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     sys.exit(code)

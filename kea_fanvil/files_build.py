@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from . import config_formats, file_crypto
+from . import config_formats, file_crypto, safe_files
 from .errors import FilesError
 from .file_settings import (
     AUTOUPDATE,
@@ -236,7 +235,7 @@ class _Entry:
 def read_manifest(out_dir: Path) -> dict[str, _Entry]:
     path = out_dir / MANIFEST_NAME
     try:
-        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+        raw: Any = json.loads(safe_files.read_text(path))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
@@ -340,7 +339,7 @@ class _Encoder:
 
 def _read(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return safe_files.read_bytes(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -348,15 +347,10 @@ def _read(path: Path) -> bytes | None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.kea-fanvil-tmp")
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), FILE_MODE)  # whatever the umask: the servers must read it
-            out.write(data)
-        os.replace(temporary, path)
+        # FILE_MODE whatever the file had: the servers must read it.
+        safe_files.write_atomic(path, data, mode=FILE_MODE)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise FilesError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

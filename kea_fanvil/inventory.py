@@ -102,37 +102,77 @@ class InventoryError(Exception):
     """The database cannot be opened or read (the text says which file and why)."""
 
 
+def _ours(db: sqlite3.Connection, path: Path) -> None:
+    """Raise InventoryError unless ``db`` is a kea-fanvil inventory of this schema."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" in tables:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version is not None and version[0] == str(SCHEMA_VERSION) and "phones" in tables:
+            return
+    raise InventoryError(
+        f"{path}: not a kea-fanvil inventory (schema {SCHEMA_VERSION}); it is left as it is"
+    )
+
+
 def connect(path: str | Path, create: bool) -> sqlite3.Connection:
-    """Open the inventory at ``path`` (creating it and its schema when ``create``)."""
+    """Open the inventory at ``path``.
+
+    ``create`` (the hook's writer): make the file and its schema when it is missing or empty;
+    an existing database that is not a kea-fanvil inventory is refused, never written to.
+    Otherwise (readers, `kea-fanvil devices`) read-only: nothing is created or changed, not
+    even the journal mode, whatever file ``path`` names."""
     path = Path(path)
-    if not create and not path.exists():
-        raise InventoryError(f"{path}: no such inventory (the hook creates it on first use)")
+    if not create:
+        return _open_read_only(path)
     try:
-        if create and not path.exists():
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise InventoryError(f"{path}: not a regular file; the inventory is not written there")
+        fresh = not path.exists() or path.stat().st_size == 0
+        if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             # Readable by the owner's group (admins), not by everyone: rows carry addresses.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o640))
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640))
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     except (sqlite3.Error, OSError) as exc:
         raise InventoryError(f"{path}: {exc}") from exc
     try:
+        if not fresh:
+            _ours(db, path)  # before anything is written to a file someone else may own
         db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
-        if create:
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a crash loses a batch
-            db.executescript(_SCHEMA)
-            db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-            db.commit()
-        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except (sqlite3.Error, OSError) as exc:
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a crash loses a batch
+        db.executescript(_SCHEMA)
+        version = str(SCHEMA_VERSION)
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (version,))
+        db.commit()
+        _ours(db, path)
+    except BaseException as exc:
         # Closed here, not left to the garbage collector: Python 3.13 reports a connection it
         # finalises (ResourceWarning), and a corrupt file must be closed before it is moved.
         db.close()
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise InventoryError(f"{path}: {exc}") from exc
+        raise
+    return db
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise InventoryError(f"{path}: no such inventory (the hook creates it on first use)")
+    if not path.is_file():
+        raise InventoryError(f"{path}: not a regular file, so not a kea-fanvil inventory")
+    try:
+        # mode=ro: SQLite neither creates nor converts the file (an empty one stays empty).
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error as exc:
         raise InventoryError(f"{path}: {exc}") from exc
-    if version is None or version[0] != str(SCHEMA_VERSION):
+    try:
+        _ours(db, path)
+    except sqlite3.DatabaseError as exc:
         db.close()
-        raise InventoryError(f"{path}: not a kea-fanvil inventory of schema {SCHEMA_VERSION}")
+        raise InventoryError(f"{path}: not a kea-fanvil inventory ({exc})") from exc
+    except BaseException:
+        db.close()
+        raise
     return db
 
 

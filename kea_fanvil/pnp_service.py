@@ -19,7 +19,6 @@ import contextlib
 import ipaddress
 import json
 import logging
-import os
 import queue
 import selectors
 import signal
@@ -31,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from . import safe_files
 from .credentials import exposure_warnings, mask
 from .engine import Engine
 from .errors import PolicyError
@@ -102,10 +102,10 @@ def _send(sock: socket.socket, responder: Responder, out: list[Outgoing], now: f
 def _write_stats(path: Path | None, responder: Responder, log: LogSink) -> None:
     if path is None:
         return
-    temporary = path.with_name(f".{path.name}.tmp")
     try:
-        temporary.write_text(json.dumps({"time": time.time(), **responder.stats_dict()}))
-        os.replace(temporary, path)  # readers never see half a file
+        # Atomic: readers never see half a file.
+        data = json.dumps({"time": time.time(), **responder.stats_dict()}).encode()
+        safe_files.write_atomic(path, data)
     except OSError as exc:  # the counters are in the log anyway: keep serving
         log(logging.WARNING, f"cannot write {path}: {exc.strerror or exc}")
 

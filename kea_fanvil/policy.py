@@ -51,6 +51,28 @@ def _check_url(value: str) -> str:
     return value
 
 
+def invisible_character(value: str) -> str | None:
+    """The first character of ``value`` that is not visible text or a plain space (control,
+    format, line or paragraph separators, surrogates), as U+XXXX, or None.
+
+    Such characters end a comment or a statement in the configurations rendered from a policy
+    (a newline in a site name would start a live dhcpd statement), and hide in a terminal.
+    """
+    for char in value:
+        if not (char.isprintable() or char == " "):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def _check_text(value: str) -> str:
+    found = invisible_character(value)
+    if found is not None:
+        raise ValueError(
+            f"holds {found}, a control or invisible character; a name is one line of visible text"
+        )
+    return value
+
+
 def _check_boot_file(value: str) -> str:
     try:
         options.encode_bootfile_name(value)
@@ -93,6 +115,8 @@ def _networks(value: Any) -> Any:
 
 
 Url = Annotated[str, AfterValidator(_check_url)]
+# Free text that reaches rendered configurations (comments, user-context) and terminals.
+Text = Annotated[str, AfterValidator(_check_text)]
 BootFile = Annotated[str, AfterValidator(_check_boot_file)]
 # Strict: in lax mode pydantic would take YAML's !!binary bytes as a str that never went
 # through the normalisation (and would later break the engine's bytes.fromhex).
@@ -151,7 +175,9 @@ class Delivery(_Model):
 
 
 class Match(_Model):
-    vendor_class_prefixes: list[Annotated[str, Field(min_length=1)]] = Field(
+    vendor_class_prefixes: list[
+        Annotated[str, Field(min_length=1), AfterValidator(_check_text)]
+    ] = Field(
         default_factory=lambda: ["Fanvil"],
         description="Option 60 prefixes (case-insensitive) that mark a Fanvil phone.",
     )
@@ -159,15 +185,17 @@ class Match(_Model):
         default_factory=default_prefixes,
         description="MAC prefixes (1 to 5 bytes) that mark a Fanvil phone.",
     )
-    oui_organizations: list[Annotated[str, Field(min_length=3)]] = Field(
-        default_factory=list,
-        description="Also match every IEEE OUI whose organization contains this text "
-        "(netaddr's bundled registry, offline).",
+    oui_organizations: list[Annotated[str, Field(min_length=3), AfterValidator(_check_text)]] = (
+        Field(
+            default_factory=list,
+            description="Also match every IEEE OUI whose organization contains this text "
+            "(netaddr's bundled registry, offline).",
+        )
     )
 
 
 class Site(_Model):
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1), AfterValidator(_check_text)]
     subnet: Subnets = Field(
         description="Subnet(s) matched against the relay address (giaddr) or the offered address."
     )
@@ -181,7 +209,7 @@ class Site(_Model):
 
 class Device(_Model):
     mac: Mac
-    name: str | None = None
+    name: Text | None = None
     url: Url | None = None
     boot_file: BootFile | None = Field(
         None, description="ID-oriented file name: sent as option 67 and in the BOOTP file field."
@@ -210,7 +238,7 @@ class Policy(_Model):
     match: Match = Field(default_factory=Match)
     sites: list[Site] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
-    devices_file: str | None = Field(
+    devices_file: Text | None = Field(
         None,
         description="CSV inventory (columns mac,url,boot_file,name,model), relative to the "
         "policy file; its devices are added to `devices`. Suited to large inventories.",

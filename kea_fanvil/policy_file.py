@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from . import safe_files
 from .errors import PolicyError, PolicyProblem
 from .file_settings import uses_files
 from .policy import Device, Location, Policy, cross_check
@@ -126,7 +127,7 @@ def _pydantic_message(error: Any) -> str:
 
 def _read_csv(path: Path) -> tuple[list[dict[str, str]], list[int]]:
     """Rows of a device inventory with the line each ends on (blank and # rows skipped)."""
-    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+    reader = csv.reader(io.StringIO(safe_files.read_text(path, encoding="utf-8-sig")))
     header = [h.strip() for h in next(reader, [])]
     if "mac" not in header:
         raise ValueError(
@@ -255,7 +256,7 @@ def load_policy(path: str | Path, check_files: bool = False) -> Policy:
     """Read and validate the policy file at ``path`` (``check_files``: see :func:`parse_policy`)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = safe_files.read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PolicyError(str(path), [PolicyProblem(f"cannot read the policy: {reason}")]) from None

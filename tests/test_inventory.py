@@ -213,3 +213,60 @@ def test_devices_command(writer: InventoryWriter, engine: Engine) -> None:
     assert result.exit_code == 2 and "not a duration" in result.stderr
     result = runner.invoke(main, ["devices", "--db", writer.path + ".missing"])
     assert result.exit_code == 1 and "no such inventory" in result.stderr
+
+
+# --- files that are not ours ---------------------------------------------------------------------
+
+
+def _foreign(path: Path) -> bytes:
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE accounts (user TEXT, secret TEXT)")
+    other.execute("INSERT INTO accounts VALUES ('admin', 'x')")
+    other.commit()
+    other.close()
+    return path.read_bytes()
+
+
+def test_reading_never_creates_or_changes_a_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(InventoryError, match="not a kea-fanvil inventory"):
+        read_phones(empty)
+    assert empty.read_bytes() == b""
+    foreign = tmp_path / "foreign.db"
+    before = _foreign(foreign)
+    with pytest.raises(InventoryError) as caught:
+        read_phones(foreign)
+    assert str(caught.value) == (
+        f"{foreign}: not a kea-fanvil inventory (schema 1); it is left as it is"
+    )
+    assert foreign.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db", "foreign.db"]  # no -wal
+    text = tmp_path / "notes.txt"
+    text.write_text("not SQLite at all\n" * 10)
+    with pytest.raises(InventoryError, match="not a kea-fanvil inventory"):
+        read_phones(text)
+    with pytest.raises(InventoryError, match="not a regular file"):
+        read_phones(tmp_path)
+
+
+def test_the_writer_refuses_a_foreign_database(tmp_path: Path, reports: Reports) -> None:
+    foreign = tmp_path / "foreign.db"
+    before = _foreign(foreign)
+    with pytest.raises(InventoryError, match="not a kea-fanvil inventory"):
+        inventory.connect(foreign, create=True)
+    assert foreign.read_bytes() == before
+    link = tmp_path / "link.db"
+    link.symlink_to(foreign)
+    with pytest.raises(InventoryError, match="not a regular file"):
+        inventory.connect(link, create=True)
+    assert foreign.read_bytes() == before
+
+
+def test_devices_command_on_an_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = CliRunner().invoke(main, ["devices", "--db", str(empty)])
+    assert result.exit_code == 1
+    assert "not a kea-fanvil inventory" in result.stderr and "Traceback" not in result.output
+    assert empty.read_bytes() == b""

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from ..policy import Policy
+
+# A Linux interface name (IFNAMSIZ: 15 bytes) as the three servers take it on their command
+# lines and in their configuration: no spaces, quotes, '/', ',' or '#'.
+_INTERFACE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
+# An absolute folder every target can name unquoted (dnsmasq has no quoting for paths).
+_STATE_DIR = re.compile(r"/[A-Za-z0-9_./@+-]*")
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,30 @@ class FullConfig:
     pool: tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]
     # Where servers need their own files (leases, control socket); None = the target's default.
     state_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        # Both end up in rendered files verbatim: refused here rather than escaped per target.
+        if not _INTERFACE.fullmatch(self.interface):
+            raise ValueError(
+                f"interface '{comment_text(self.interface)}': an interface name is 1 to 15 "
+                "letters, digits, '.', '_', '@' or '-'"
+            )
+        if self.state_dir is not None and (
+            not _STATE_DIR.fullmatch(self.state_dir) or "/../" in f"{self.state_dir}/"
+        ):
+            raise ValueError(
+                f"state folder '{comment_text(self.state_dir)}': an absolute path of letters, "
+                "digits and . _ / @ + - only, without '..'"
+            )
+
+
+def comment_text(text: str) -> str:
+    """``text`` for a one-line comment in any rendered file: printable ASCII stays, everything
+    else (a newline would end the comment and start a statement) becomes a backslash escape.
+
+    The policy refuses control characters in its text already; this keeps a renderer safe
+    whatever it is handed."""
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode() for c in text)
 
 
 def policy_digest(policy: Policy) -> str:

@@ -28,7 +28,7 @@ from .. import options
 from ..engine import Engine
 from ..errors import RenderError
 from ..policy import Policy
-from . import FullConfig, policy_digest
+from . import FullConfig, comment_text, policy_digest
 
 TARGET = "dhcpd"
 CLASS = "fanvil"
@@ -150,7 +150,7 @@ def _site_chain(policy: Policy) -> list[str]:
     for i, site in enumerate(sites[: last + 1]):
         condition = "\n    or ".join(f"({_site_condition(n)})" for n in site.subnets)
         lines.append(f"{'if' if i == 0 else '} elsif'} ({condition}) {{")
-        lines.append(f"  # site {site.name}")
+        lines.append(f"  # site {comment_text(site.name)}")
         lines += [
             "  " + line
             for line in _values(policy, site.url or policy.provisioning.url, site.boot_file)

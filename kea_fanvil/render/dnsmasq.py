@@ -42,7 +42,7 @@ from .. import options
 from ..engine import Engine, encode_url_options
 from ..errors import RenderError
 from ..policy import Policy
-from . import FullConfig, policy_digest
+from . import FullConfig, comment_text, policy_digest
 
 TARGET = "dnsmasq"
 PHONE_TAG = "fanvil"
@@ -232,7 +232,7 @@ def _option_lines(policy: Policy, site_tags: list[str]) -> list[str]:
 
     def url_lines(conditions: list[str], url: str) -> None:
         tags = ",".join(conditions)
-        lines.append(f"# {url}")
+        lines.append(f"# {comment_text(url)}")
         for code, data in encode_url_options(delivery, url):
             lines.append(f"{keyword}={tags},{code},{_value(code, data)}")
 

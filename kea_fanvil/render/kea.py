@@ -111,7 +111,9 @@ def render(
             **dhcp4,
         }
     }
-    return json.dumps(document, indent=2) + "\n"
+    # UTF-8 as is: Kea's JSON parser reads \u escapes only up to \u00ff ("Unsupported unicode
+    # escape"), so a device name in any other script would make the file unreadable.
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def _option_data(policy: Policy, url: str | None, boot: str | None) -> list[dict[str, Any]]:
