@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from .yaml_types import YamlBoolWord, YamlInt
+
 if TYPE_CHECKING:  # policy.py imports this module
     from .policy import Policy
 
@@ -63,6 +65,15 @@ def _not_a_number(value: Any, what: str) -> None:
     # typed, so numbers are refused where text is expected, without echoing a possible secret.
     if isinstance(value, bool | int | float):
         raise ValueError(f"YAML read this {what} as a number; put it in quotes")
+    _not_a_bool_word(value, what)
+
+
+def _not_a_bool_word(value: Any, what: str) -> None:
+    if isinstance(value, YamlBoolWord):
+        raise ValueError(
+            f"YAML 1.1 reads a bare {value} as a boolean; for this {what} write 1 or 0 (what "
+            "Fanvil files use), or put it in quotes to keep the word"
+        )
 
 
 def _text(value: Any) -> Any:
@@ -73,11 +84,18 @@ def _text(value: Any) -> Any:
 
 
 def _config_value(value: Any) -> Any:
-    """Free-form values: text, integers, and booleans as the 1/0 Fanvil files use."""
+    """Free-form values: text, plain decimal integers, and true/false as the 1/0 Fanvil files
+    use. Whatever YAML would turn into something other than what was typed is refused."""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, YamlInt):
+        raise ValueError(
+            f"YAML 1.1 reads {value.text} as the number {int(value)}, not as typed; put it in "
+            "quotes"
+        )
     if isinstance(value, int):
         return str(value)
+    _not_a_bool_word(value, "value")
     if isinstance(value, float):
         raise ValueError(
             "YAML read this value as a decimal number and would drop trailing zeros; "

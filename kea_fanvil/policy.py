@@ -25,6 +25,7 @@ from . import options
 from .errors import EncodingError
 from .file_settings import CustomFileName, FileSettings, FilesPolicy, ModelName, uses_files
 from .identify import default_prefixes, normalize_mac, normalize_prefix
+from .yaml_types import YamlBoolWord
 
 URL_SCHEMES = ("tftp", "ftp", "http", "https")  # what Fanvil firmware fetches (spec 2.3)
 
@@ -141,6 +142,8 @@ def _option_43(value: Any) -> Any:
     # integer 1 and send the URL encapsulated as sub-option 1, which Fanvil firmware cannot read.
     if isinstance(value, bool):
         return "string" if value else "off"
+    if isinstance(value, YamlBoolWord):  # a bare yes/no/on/off (the loader keeps the word)
+        return "string" if value.lower() in ("yes", "on") else "off"
     return value
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from . import safe_files
 from .errors import PolicyError, PolicyProblem
 from .file_settings import uses_files
 from .policy import Device, Location, Policy, cross_check
+from .yaml_types import YamlBoolWord, YamlInt
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DEVICES = TypeAdapter(list[Device])
@@ -49,6 +51,25 @@ class _StrictLoader(_Loader):  # type: ignore[valid-type,misc]
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping
 )
+
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    value = int(yaml.SafeLoader.construct_yaml_int(loader, node))
+    if _PLAIN_DECIMAL.fullmatch(node.value):
+        return value
+    return YamlInt(value, node.value)  # 0042, 0x1F, 4:30, 1_000, +5
+
+
+def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool | str:
+    if node.value.lower() in ("true", "false"):
+        return bool(node.value.lower() == "true")  # node.value is untyped in the stubs
+    return YamlBoolWord(node.value)  # yes, no, on, off
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 
 
 # pydantic's last step when a mapping's key (not its value) is wrong: `extra.sip.[key]`.

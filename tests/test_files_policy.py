@@ -357,3 +357,40 @@ def test_secret_fields_and_world_readable_warning(tmp_path: Path) -> None:
     assert "files.encryption.common_key" in warning and KEY not in warning
     os.chmod(path, 0o600)
     assert exposure_warnings(path, policy) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("0042", "YAML 1.1 reads 0042 as the number 34, not as typed; put it in quotes"),
+        ("0x1F", "YAML 1.1 reads 0x1F as the number 31, not as typed; put it in quotes"),
+        ("4:30", "YAML 1.1 reads 4:30 as the number 270, not as typed; put it in quotes"),
+        ("1_000", "YAML 1.1 reads 1_000 as the number 1000, not as typed; put it in quotes"),
+        ("1.0e+3", "YAML read this value as a decimal number and would drop trailing zeros"),
+        ("2.10", "YAML read this value as a decimal number and would drop trailing zeros"),
+        ("off", "YAML 1.1 reads a bare off as a boolean; for this value write 1 or 0"),
+        ("Yes", "YAML 1.1 reads a bare Yes as a boolean; for this value write 1 or 0"),
+    ],
+)
+def test_setting_values_yaml_would_change_are_refused(typed: str, message: str) -> None:
+    text = (
+        "version: 1\nprovisioning:\n  url: http://prov.example.com/\ndevices:\n"
+        f"  - mac: 0c383e000001\n    settings: {{extra: {{SIP: {{Port: {typed}}}}}}}\n"
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "p.yaml")
+    (problem,) = caught.value.problems
+    assert problem.message.startswith(message), problem.message
+    assert problem.line == 6
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"), [("42", "42"), ("'0042'", "0042"), ("true", "1"), ("1e3", "1e3")]
+)
+def test_setting_values_that_round_trip(typed: str, kept: str) -> None:
+    text = (
+        "version: 1\nprovisioning:\n  url: http://prov.example.com/\ndevices:\n"
+        f"  - mac: 0c383e000001\n    settings: {{extra: {{SIP: {{Port: {typed}}}}}}}\n"
+    )
+    settings = parse_policy(text, "p.yaml").devices[0].settings
+    assert settings is not None and settings.extra == {"SIP": {"Port": kept}}
