@@ -8,6 +8,7 @@ policy, once loaded, can be shared by the engine across threads.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -263,35 +264,55 @@ def cross_check(policy: Policy) -> list[tuple[Location, str]]:
     Kept out of the model validators so each problem keeps its own location (a model
     validator can only blame the whole document).
     """
-    problems: list[tuple[Location, str]] = []
-    limit = policy.delivery.url_limit()
-    urls: list[tuple[Location, str]] = [(("provisioning", "url"), policy.provisioning.url)]
-    urls += [(("sites", i, "url"), s.url) for i, s in enumerate(policy.sites) if s.url]
-    urls += [(("devices", i, "url"), d.url) for i, d in enumerate(policy.devices) if d.url]
-    for loc, url in urls:
-        if len(url) > limit:
-            problems.append(
-                (
-                    loc,
-                    f"URL is {len(url)} bytes; option 43 sub-option "
-                    f"{policy.delivery.option_43} holds at most {limit}",
-                )
-            )
-    names: dict[str, int] = {}
-    for i, site in enumerate(policy.sites):
-        first = names.setdefault(site.name, i)
-        if first != i:
-            problems.append((("sites", i, "name"), f"{site.name!r} is already sites[{first}]"))
-    macs: dict[str, int] = {}
-    for i, device in enumerate(policy.devices):
-        first = macs.setdefault(device.mac, i)
-        if first != i:
-            problems.append((("devices", i, "mac"), f"{device.mac} is already devices[{first}]"))
+    problems = shared_checks(
+        policy.delivery.url_limit(),
+        [(("provisioning", "url"), policy.provisioning.url)]
+        + [(("sites", i, "url"), s.url) for i, s in enumerate(policy.sites) if s.url]
+        + [(("devices", i, "url"), d.url) for i, d in enumerate(policy.devices) if d.url],
+        [(("sites", i, "name"), s.name) for i, s in enumerate(policy.sites)],
+        [(("devices", i, "mac"), d.mac) for i, d in enumerate(policy.devices)],
+        policy.delivery.option_43,
+    )
     if uses_files(policy):
         from .files_build import files_problems  # only policies that describe files need it
 
         problems += files_problems(policy)
     return problems
+
+
+def shared_checks(
+    limit: int,
+    urls: Sequence[tuple[Location, str]],
+    site_names: Sequence[tuple[Location, str]],
+    macs: Sequence[tuple[Location, str]],
+    option_43: object,
+) -> list[tuple[Location, str]]:
+    """URL lengths and duplicate site names and MACs, over whatever entries are known: the
+    whole policy, or, when some entries are invalid, the ones that are not (so one bad MAC
+    does not hide a duplicate elsewhere)."""
+    problems: list[tuple[Location, str]] = []
+    for loc, url in urls:
+        if len(url) > limit:
+            problems.append(
+                (
+                    loc,
+                    f"URL is {len(url)} bytes; option 43 sub-option {option_43} holds at "
+                    f"most {limit}",
+                )
+            )
+    entries: Sequence[tuple[Location, str]]
+    for what, entries in (("site", site_names), ("device", macs)):
+        first: dict[str, Location] = {}
+        for loc, value in entries:
+            earlier = first.setdefault(value, loc)
+            if earlier != loc:
+                shown = f"{value!r}" if what == "site" else value
+                problems.append((loc, f"{shown} is already {_where(earlier)}"))
+    return problems
+
+
+def _where(loc: Location) -> str:
+    return f"{loc[0]}[{loc[1]}]"
 
 
 def site_overlaps(policy: Policy) -> list[tuple[str, str]]:

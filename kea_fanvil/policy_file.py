@@ -7,6 +7,7 @@ second time into marked nodes only to locate errors.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -17,10 +18,11 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from . import safe_files
+from . import options, safe_files
 from .errors import PolicyError, PolicyProblem
 from .file_settings import uses_files
-from .policy import Device, Location, Policy, cross_check
+from .identify import normalize_mac
+from .policy import Device, Location, Policy, cross_check, invisible_character, shared_checks
 from .yaml_types import YamlBoolWord, YamlInt
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -117,6 +119,7 @@ class _Locator:
         self.inline_devices = inline_devices
         self.csv_name = csv_name
         self.csv_lines = csv_lines
+        self.csv_rows: list[dict[str, str]] = []
 
     def problem(self, source: str, loc: Location, message: str) -> PolicyProblem:
         if len(loc) >= 2 and loc[0] == "devices" and isinstance(loc[1], int):
@@ -216,52 +219,95 @@ def parse_policy(
         )
     inline = data.get("devices")
     locator = _Locator(text, len(inline) if isinstance(inline, list) else 0, "", [])
+    found: list[tuple[Location, str]] = []
+    policy: Policy | None = None
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            locator.problem(source, tuple(e["loc"]), _pydantic_message(e)) for e in exc.errors()
-        ]
-        raise PolicyError(source, problems) from None
+        found += [(tuple(e["loc"]), _pydantic_message(e)) for e in exc.errors()]
+    # The inventory is read even when the YAML has problems: every problem in one run.
+    devices_file = policy.devices_file if policy else data.get("devices_file")
+    extra: list[Device] = []
+    if isinstance(devices_file, str) and invisible_character(devices_file) is None:
+        extra, csv_problems = _inventory(devices_file, base_dir or Path("."), locator)
+        found += csv_problems
+    if policy is not None and not found:
+        if extra:
+            policy = policy.model_copy(update={"devices": [*policy.devices, *extra]})
+        found = cross_check(policy)
+        if check_files and not uses_files(policy):
+            from .files_build import files_problems
 
-    if policy.devices_file:
-        policy = _with_inventory(policy, source, base_dir or Path("."), locator)
-
-    found = cross_check(policy)
-    if check_files and not uses_files(policy):
-        from .files_build import files_problems
-
-        found += files_problems(policy)
-    problems = [locator.problem(source, loc, msg) for loc, msg in found]
-    if problems:
-        raise PolicyError(source, problems)
+            found += files_problems(policy)
+    else:
+        # Only where nothing is wrong already: an over-long URL is one problem, not two.
+        blamed = {loc for loc, _ in found}
+        found += [p for p in _partial_cross_check(data, locator.csv_rows) if p[0] not in blamed]
+    if found:
+        raise PolicyError(source, [locator.problem(source, loc, msg) for loc, msg in found])
+    assert policy is not None
     return policy
 
 
-def _with_inventory(policy: Policy, source: str, base_dir: Path, locator: _Locator) -> Policy:
-    assert policy.devices_file is not None
-    path = base_dir / policy.devices_file
+def _partial_cross_check(
+    data: dict[Any, Any], csv_rows: list[dict[str, str]]
+) -> list[tuple[Location, str]]:
+    """The checks across entries over the entries that are valid on their own, for a policy
+    with other problems: a bad MAC must not hide a duplicate one, nor a bad URL a long one."""
+
+    def entries(key: str) -> list[tuple[int, Any]]:
+        value = data.get(key)
+        return list(enumerate(value)) if isinstance(value, list) else []
+
+    def text(entry: dict[Any, Any], key: str) -> str | None:
+        value = entry.get(key)
+        return value if isinstance(value, str) else None
+
+    sites = [(i, s) for i, s in entries("sites") if isinstance(s, dict)]
+    devices = [(i, d) for i, d in entries("devices") if isinstance(d, dict)]
+    offset = len(entries("devices"))
+    devices += [(offset + i, row) for i, row in enumerate(csv_rows)]
+    macs: list[tuple[Location, str]] = []
+    for i, device in devices:
+        with contextlib.suppress(ValueError):
+            macs.append((("devices", i, "mac"), normalize_mac(str(device.get("mac")))))
+    urls: list[tuple[Location, str]] = []
+    provisioning = data.get("provisioning")
+    if isinstance(provisioning, dict) and (url := text(provisioning, "url")):
+        urls.append((("provisioning", "url"), url))
+    for kind, group in (("sites", sites), ("devices", devices)):
+        urls += [((kind, i, "url"), u) for i, e in group if (u := text(e, "url"))]
+    names: list[tuple[Location, str]] = [
+        (("sites", i, "name"), n) for i, s in sites if (n := text(s, "name")) is not None
+    ]
+    delivery = data.get("delivery")
+    option_43 = delivery.get("option_43") if isinstance(delivery, dict) else None
+    limit = options.MAX_OPTION_DATA - (2 if type(option_43) is int else 0)
+    return shared_checks(limit, urls, names, macs, option_43)
+
+
+def _inventory(
+    devices_file: str, base_dir: Path, locator: _Locator
+) -> tuple[list[Device], list[tuple[Location, str]]]:
+    """The CSV inventory's devices, or the problems of its rows (every row is checked)."""
+    path = base_dir / devices_file
     locator.csv_name = str(path)
     try:
         rows, locator.csv_lines = _read_csv(path)
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PolicyError(
-            source, [locator.problem(source, ("devices_file",), f"cannot read {path}: {reason}")]
-        ) from None
+        return [], [(("devices_file",), f"cannot read {path}: {reason}")]
+    locator.csv_rows = rows
     try:
-        extra = _DEVICES.validate_python(rows)
+        return _DEVICES.validate_python(rows), []
     except ValidationError as exc:
-        problems = [
-            locator.problem(
-                source,
+        return [], [
+            (
                 ("devices", locator.inline_devices + int(e["loc"][0]), *e["loc"][1:]),
                 _pydantic_message(e),
             )
             for e in exc.errors()
         ]
-        raise PolicyError(source, problems) from None
-    return policy.model_copy(update={"devices": [*policy.devices, *extra]})
 
 
 def source_files(path: str | Path, policy: Policy) -> list[Path]:

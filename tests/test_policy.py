@@ -234,3 +234,42 @@ def test_devices_file_row_with_too_many_values(tmp_path: Path) -> None:
     (problem,) = _problems(BASE + "devices_file: phones.csv\n", tmp_path)
     assert problem.endswith("line 2 has 3 values for 2 columns")
     assert problem.startswith("p.yaml:4:15: devices_file: cannot read")
+
+
+# --- every problem in one run ---------------------------------------------------------------------
+
+
+def test_a_bad_mac_does_not_hide_a_duplicate_one() -> None:
+    text = BASE + (
+        "devices:\n  - mac: 0c:38:3e:zz:00:01\n  - mac: 0c383e000002\n"
+        "  - mac: 0c:38:3e:00:00:02\n"
+    )
+    assert _problems(text) == [
+        "p.yaml:5:10: devices[0].mac: '0c:38:3e:zz:00:01' is not a MAC address (use "
+        "0c:38:3e:11:3a:f8, 0c-38-3e-11-3a-f8, 0c38.3e11.3af8 or 0c383e113af8)",
+        "p.yaml:7:10: devices[2].mac: 0c:38:3e:00:00:02 is already devices[1]",
+    ]
+
+
+def test_csv_rows_are_checked_with_a_broken_yaml(tmp_path: Path) -> None:
+    (tmp_path / "phones.csv").write_text(
+        "mac,url\n0c:38:3e:00:00:01,http://a.example.com/\n0c:38:3e:00:00:01,gopher://x/\n"
+        f"0c:38:3e:00:00:03,http://x/{'u' * 250}\n"
+    )
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        BASE + "devices_file: phones.csv\nsites:\n  - name: a\n    subnet: 198.18.0.0/24\n"
+        "  - name: a\n    subnet: 198.18.1.0/24\n  - name: b\n    subnet: 198.18.2.0/33\n"
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy(policy)
+    csv_name = tmp_path / "phones.csv"
+    rendered = [p.render(str(policy)) for p in caught.value.problems]
+    assert rendered == [
+        f"{policy}:11:13: sites[2].subnet: '198.18.2.0/33' is not an IPv4 subnet in CIDR form: "
+        "'33' is not a valid netmask",
+        f"{csv_name}:3: row 2 url: URL scheme 'gopher' is not one of tftp, ftp, http, https",
+        f"{csv_name}:4: row 3 url: option 66 URL is 259 bytes; at most 255 fit",
+        f"{policy}:8:11: sites[1].name: 'a' is already sites[0]",
+        f"{csv_name}:3: row 2 mac: 0c:38:3e:00:00:01 is already devices[0]",
+    ]

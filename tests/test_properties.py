@@ -643,12 +643,10 @@ def test_url_and_boot_file_limits(
         policy = parse_policy(yaml.safe_dump(doc), "p.yaml")
     except PolicyError as exc:
         _located(exc, "p.yaml")
-        # Two stages: field rules first; the rules across entries (here: a URL of 254 or 255
-        # bytes under a sub-option) only once the fields are valid.
-        expected = [f"{where}.url"] if url_length > 255 else []
+        # Every problem at once: the field rules and the rules across entries (here: a URL of
+        # 254 or 255 bytes under a sub-option), each entry named once.
+        expected = [f"{where}.url"] if not url_fits else []
         expected += [f"{where}.boot_file"] if not boot_fits else []
-        if not expected:
-            expected = [f"{where}.url"]
         assert sorted(p.field for p in exc.problems) == sorted(expected)
     else:
         assert url_fits and boot_fits
