@@ -21,18 +21,19 @@ from .cli_common import err, fail, load, out
 from .credentials import credential_fields, shown
 from .engine import Decision, Engine, Request
 from .errors import KeaFanvilError, RenderError
-from .identify import mac_bytes, normalize_mac
+from .identify import mac_bytes, normalize_mac, ouis_of_organization
 from .inventory import DEFAULT_DB, InventoryError, Phone, read_phones
 from .kea_install import KeaVersion
-from .policy import Policy, site_overlaps
+from .policy import Policy, shadowed_sites, site_overlaps
+from .policy_file import locate
 from .probe import option_view
-from .render import FullConfig
+from .render import FullConfig, defined_code
 
 EPILOG = "Docs: README.md (policy and CLI reference). Policy errors exit 1, usage errors 2."
 
 
 policy_argument = click.argument(
-    "policy", type=click.Path(path_type=Path, dir_okay=False), metavar="POLICY"
+    "policy", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), metavar="POLICY"
 )
 show_secrets_option = click.option(
     "--show-secrets",
@@ -107,9 +108,48 @@ def validate(policy: Path, show_secrets: bool) -> None:
                 s.boot_file or "-",
             )
         out.print(sites)
-    for first, later in site_overlaps(loaded):
-        err.print(f"note: sites {first!r} and {later!r} overlap; {first!r} wins", markup=False)
+    for note in _notes(policy, loaded):
+        err.print(f"note: {note}", soft_wrap=True)
     out.print("valid", style="green")
+
+
+MANY_OUIS = 50  # an organization matching more is rarely one phone maker (one: Fanvil)
+
+
+def _notes(path: Path, policy: Policy) -> list[str]:
+    """What is valid but likely not meant, each with its place in the file."""
+    notes = []
+    shadowed = dict(shadowed_sites(policy))
+    for i, earlier in shadowed.items():
+        notes.append(
+            f"{locate(path, ('sites', i, 'name'))}: site {policy.sites[i].name!r} never matches: "
+            f"{', '.join(map(repr, earlier))} hold{'s' if len(earlier) == 1 else ''} all of its "
+            "addresses and the first matching site wins"
+        )
+    index = {s.name: i for i, s in enumerate(policy.sites)}
+    for first, later in site_overlaps(policy):
+        j = index[later]
+        if j not in shadowed and index[first] not in shadowed:
+            notes.append(
+                f"{locate(path, ('sites', j, 'subnet'))}: sites {first!r} and {later!r} overlap; "
+                f"{first!r} wins for the addresses they share"
+            )
+    code = policy.delivery.custom_option
+    for server in ("kea", "dnsmasq"):
+        found = defined_code(server, code) if code is not None else None
+        if found is not None:
+            shown = "Kea" if server == "kea" else server
+            notes.append(
+                f"{locate(path, ('delivery', 'custom_option'))}: {shown} defines option {code} as "
+                f"{found.name}: `render {server}` refuses it (the Kea hook sends it)"
+            )
+    for i, name in enumerate(policy.match.oui_organizations):
+        count = len(ouis_of_organization(name))
+        if count == 0 or count > MANY_OUIS:
+            where = locate(path, ("match", "oui_organizations", i))
+            what = "no OUI" if count == 0 else f"{count} OUIs (is it too general?)"
+            notes.append(f"{where}: {name!r} matches {what} in the IEEE registry")
+    return notes
 
 
 def _address(value: str | None, name: str) -> bytes:

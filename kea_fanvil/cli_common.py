@@ -15,7 +15,7 @@ from rich.text import Text
 from .credentials import exposure_warnings
 from .errors import PolicyError
 from .policy import Policy
-from .policy_file import load_policy
+from .policy_file import load_policy, parse_policy
 
 # No markup and no emoji codes, in tables too: what is printed carries policy text, URLs and
 # packet contents, in which `[b]x[/b]` or `:smile:` must stay as written. Styles are set
@@ -33,21 +33,23 @@ def load(path: Path, check_files: bool = False) -> Policy:
     """The policy, or every problem printed as FILE:LINE:COL: FIELD: MESSAGE and exit 1.
 
     ``check_files``: also what building provisioning files needs (`files build`). A file that
-    every user can read and that holds passwords gets a warning.
+    every user can read and that holds passwords gets a warning. ``-`` reads standard input
+    (a devices_file is then relative to the current folder).
     """
+    stdin = str(path) == "-"
+    name = "<stdin>" if stdin else str(path)
     try:
-        policy = load_policy(path, check_files=check_files)
+        if stdin:
+            policy = parse_policy(sys.stdin.read(), name, Path.cwd(), check_files)
+        else:
+            policy = load_policy(path, check_files=check_files)
     except PolicyError as exc:
         count = len(exc.problems)
-        err.print(
-            f"{path}: {count} problem{'s' if count != 1 else ''}",
-            style="bold red",
-            markup=False,
-            soft_wrap=True,
-        )
+        summary = f"{name}: {count} problem{'s' if count != 1 else ''}"
+        err.print(summary, style="bold red", soft_wrap=True)
         for problem in exc.problems:
-            err.print(problem.render(str(path)), markup=False, soft_wrap=True)
+            err.print(problem.render(name), soft_wrap=True)
         sys.exit(1)
-    for warning in exposure_warnings(path, policy):
-        err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
+    for warning in [] if stdin else exposure_warnings(path, policy):
+        err.print(f"warning: {warning}", style="yellow", soft_wrap=True)
     return policy

@@ -216,8 +216,8 @@ def _policy_key(
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
     help="A file holding the key (64 hex digits); - reads standard input.",
 )
-@click.option("--common", "kind", flag_value="common", help="Use the Common files' key.")
-@click.option("--device", "kind", flag_value="device", help="Use the device files' key.")
+@click.option("--common", is_flag=True, help="Use the Common files' key.")
+@click.option("--device", is_flag=True, help="Use the device files' key.")
 @click.option(
     "--mode",
     type=click.Choice(["aes-256-ecb", "aes-256-cbc"]),
@@ -232,13 +232,15 @@ def _policy_key(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the plain file here (mode 0600: it may hold passwords) instead of printing it.",
+    help="Write the plain file here instead of printing it ('-': print): mode 0600 when new, "
+    "an existing file loses the rights of 'other' (it may hold passwords).",
 )
 def decrypt_command(
     file: Path,
     policy_path: Path | None,
     key_file: Path | None,
-    kind: KeyKind | None,
+    common: bool,
+    device: bool,
     mode: EncryptionMode | None,
     padding: Padding | None,
     output: Path | None,
@@ -252,6 +254,9 @@ def decrypt_command(
     """
     if (policy_path is None) == (key_file is None):
         raise click.UsageError("give the key with --policy POLICY or --key-file FILE (one)")
+    if common and device:
+        raise click.UsageError("--common and --device name different keys: give one")
+    kind: KeyKind | None = "common" if common else "device" if device else None
     try:
         data = safe_files.read_bytes(file)
     except OSError as exc:

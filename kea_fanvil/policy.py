@@ -315,11 +315,28 @@ def _where(loc: Location) -> str:
     return f"{loc[0]}[{loc[1]}]"
 
 
+def shadowed_sites(policy: Policy) -> list[tuple[int, list[str]]]:
+    """(index, earlier site names) of each site whose subnets the earlier sites cover
+    entirely: the engine takes the first matching site, so it never matches."""
+    found = []
+    for i, site in enumerate(policy.sites):
+        earlier = policy.sites[:i]
+        covered = list(ipaddress.collapse_addresses(n for s in earlier for n in s.subnets))
+        if earlier and all(any(net.subnet_of(c) for c in covered) for net in site.subnets):
+            names = [s.name for s in earlier if _overlap(s, site)]
+            found.append((i, names))
+    return found
+
+
 def site_overlaps(policy: Policy) -> list[tuple[str, str]]:
     """(earlier site, later site) for each pair whose subnets overlap; the earlier one wins."""
     found = []
     for i, a in enumerate(policy.sites):
         for b in policy.sites[i + 1 :]:
-            if any(na.overlaps(nb) for na in a.subnets for nb in b.subnets):
+            if _overlap(a, b):
                 found.append((a.name, b.name))
     return found
+
+
+def _overlap(a: Site, b: Site) -> bool:
+    return any(na.overlaps(nb) for na in a.subnets for nb in b.subnets)

@@ -310,6 +310,18 @@ def _inventory(
         ]
 
 
+def locate(path: str | Path, loc: Location) -> str:
+    """``file:line:column: field`` of ``loc`` in the policy file at ``path`` (for notes about a
+    policy that loaded; the file is read again, so call this only when there is something to
+    say)."""
+    try:
+        text = safe_files.read_text(path)
+    except (OSError, UnicodeDecodeError):
+        return f"{path}: {_field_name(loc)}"
+    problem = _Locator(text, 0, "", []).problem(str(path), loc, "")
+    return problem.render(str(path)).removesuffix(": ")
+
+
 def source_files(path: str | Path, policy: Policy) -> list[Path]:
     """The files ``policy`` was read from: the policy file, then its inventory if it has one."""
     path = Path(path)

@@ -156,3 +156,36 @@ def test_render_kea_version_errors() -> None:
     )  # fmt: skip
     assert code == 1
     assert "--state-dir: Kea 2.6.3 keeps lease files in /var/lib/kea" in err
+
+
+def test_validate_notes_say_where(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "version: 1\nprovisioning:\n  url: http://prov.example.com/\ndelivery:\n"
+        "  custom_option: 150\nmatch:\n  oui_organizations: ['no such maker anywhere']\n"
+        "sites:\n  - name: wide\n    subnet: 198.18.0.0/16\n  - name: narrow\n"
+        "    subnet: 198.18.1.0/24\n  - name: partial\n    subnet: [198.18.0.0/15]\n"
+    )
+    code, out, err = _run("validate", str(policy))
+    assert code == 0 and out.rstrip().endswith("valid")
+    assert err.splitlines() == [
+        f"note: {policy}:11:11: sites[1].name: site 'narrow' never matches: 'wide' holds all "
+        "of its addresses and the first matching site wins",
+        f"note: {policy}:14:13: sites[2].subnet: sites 'wide' and 'partial' overlap; 'wide' "
+        "wins for the addresses they share",
+        f"note: {policy}:5:18: delivery.custom_option: dnsmasq defines option 150 as "
+        "tftp-server-address: `render dnsmasq` refuses it (the Kea hook sends it)",
+        f"note: {policy}:7:23: match.oui_organizations[0]: 'no such maker anywhere' matches "
+        "no OUI in the IEEE registry",
+    ]
+
+
+def test_validate_reads_standard_input() -> None:
+    result = CliRunner().invoke(main, ["validate", "-"], input=EXAMPLE.read_text())
+    assert result.exit_code == 0 and result.stdout.rstrip().endswith("valid")
+    result = CliRunner().invoke(main, ["validate", "-"], input="version: 2\n")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:2] == [
+        "<stdin>: 2 problems",
+        "<stdin>:1:10: version: Input should be 1",
+    ]

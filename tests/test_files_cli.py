@@ -171,3 +171,13 @@ def test_help_teaches() -> None:
     assert "f0C006200000.cfg" in out and "0.0001" in out and ".kea-fanvil-manifest.json" in out
     code, out, _ = _run("files", "decrypt", "--help")
     assert code == 0 and "never from the command line" in " ".join(out.split())
+
+
+def test_decrypt_refuses_two_keys_at_once(tmp_path: Path) -> None:
+    encrypted = tmp_path / "f.cfg"
+    encrypted.write_bytes(b"\x00" * 32)
+    result = CliRunner().invoke(
+        main, ["files", "decrypt", str(encrypted), "--key-file", "-", "--common", "--device"]
+    )
+    assert result.exit_code == 2
+    assert "--common and --device name different keys: give one" in result.stderr

@@ -8,11 +8,14 @@ Output is deterministic (same policy, same bytes). What a target cannot express 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
+from importlib import resources
 
+from ..errors import RenderError
 from ..policy import Policy
 
 # A Linux interface name (IFNAMSIZ: 15 bytes) as the three servers take it on their command
@@ -55,6 +58,55 @@ def comment_text(text: str) -> str:
     The policy refuses control characters in its text already; this keeps a renderer safe
     whatever it is handed."""
     return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode() for c in text)
+
+
+@dataclass(frozen=True)
+class DefinedCode:
+    """An option code a server defines itself (data/server_option_codes.tsv)."""
+
+    server: str
+    since: tuple[int, ...]
+    code: int
+    name: str
+    format: str
+
+
+@functools.cache
+def _defined_codes() -> tuple[DefinedCode, ...]:
+    text = resources.files("kea_fanvil").joinpath("data/server_option_codes.tsv").read_text()
+    rows = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            server, since, code, name, form = line.split("\t")
+            release = tuple(map(int, since.split(".")))
+            rows.append(DefinedCode(server, release, int(code), name, form))
+    return tuple(rows)
+
+
+def defined_code(server: str, code: int, version: tuple[int, ...] = ()) -> DefinedCode | None:
+    """What ``server`` (at ``version``; any when empty) already defines at option ``code``."""
+    for row in _defined_codes():
+        if row.server == server and row.code == code and (not version or version >= row.since):
+            return row
+    return None
+
+
+def check_custom_code(
+    policy: Policy, server: str, version: tuple[int, ...] = (), shown: str = ""
+) -> None:
+    """Refuse a custom_option code the server defines with a format of its own, saying what
+    it defines there: the server's configuration test would refuse the URL. ``shown``: how
+    the message names the server (with its version)."""
+    code = policy.delivery.custom_option
+    found = defined_code(server, code, version) if code is not None else None
+    if found is not None:
+        raise RenderError(
+            server,
+            "delivery.custom_option",
+            f"{shown or server} defines option {code} itself, as {found.name} "
+            f"({found.format}), and refuses a URL there; choose another code from 128-254 "
+            "for the phones (the Kea hook sends any code)",
+        )
 
 
 def policy_digest(policy: Policy) -> str:

@@ -42,7 +42,7 @@ from .. import options
 from ..engine import Engine, encode_url_options
 from ..errors import RenderError
 from ..policy import Policy
-from . import FullConfig, comment_text, policy_digest
+from . import FullConfig, check_custom_code, comment_text, policy_digest
 
 TARGET = "dnsmasq"
 PHONE_TAG = "fanvil"
@@ -55,6 +55,7 @@ _TAG_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 def render(policy: Policy, full: FullConfig | None = None) -> str:
     """dnsmasq configuration lines for ``policy``; a complete file when ``full`` is given."""
+    check_custom_code(policy, TARGET)
     lines = _header(policy)
     site_tags = [site_tag(site.name) for site in policy.sites]
     _check_sites(policy, site_tags)

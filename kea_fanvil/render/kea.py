@@ -48,7 +48,7 @@ from ..engine import Engine, encode_url_options
 from ..errors import RenderError
 from ..kea_install import KeaInstall, KeaVersion
 from ..policy import Policy, Site
-from . import FullConfig, policy_digest
+from . import FullConfig, check_custom_code, policy_digest
 
 TARGET = "kea"
 PHONE_CLASS = "FANVIL"
@@ -77,6 +77,7 @@ def render(
             "supported Kea, 2.2",
         )
     kea = KeaInstall.for_version(kea_version)
+    check_custom_code(policy, TARGET, kea_version, f"Kea {kea.version_text}")
     if policy.sites and not sites_by_relay and full is None:
         site = policy.sites[0]
         raise RenderError(
