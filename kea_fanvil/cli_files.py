@@ -24,7 +24,16 @@ from .file_settings import (
     EncryptionMode,
     Padding,
 )
-from .files_build import BuildReport, FileKind, KeyKind, State, build, key_for
+from .files_build import (
+    BuildReport,
+    FileKind,
+    KeyKind,
+    State,
+    build,
+    key_for,
+    unbuilt_boot_files,
+)
+from .policy_file import locate
 
 EPILOG = (
     "Docs: docs/provisioning-files.md (formats, versions, encryption, nginx and tftpd-hpa). "
@@ -127,6 +136,15 @@ def build_command(
         report = build(loaded, out_dir, dry_run=dry_run)
     except FilesError as exc:
         fail(str(exc))
+    for i, name in unbuilt_boot_files(loaded):
+        err.print(
+            f"warning: {locate(policy, ('sites', i, 'boot_file'))}: site "
+            f"{loaded.sites[i].name!r} hands out boot file {name!r}, which this build does "
+            "not write (ID-oriented files come from devices' boot_file); its phones will ask "
+            "for it",
+            style="yellow",
+            soft_wrap=True,
+        )
     if as_json:
         click.echo(json.dumps(_report_json(report), indent=2))
         return

@@ -75,7 +75,7 @@ def credential_fields(policy: Policy) -> list[str]:
 def exposure_warnings(policy_path: str | Path, policy: Policy) -> list[str]:
     """Warnings for files of this policy that every local user can read while holding passwords.
 
-    The policy file is checked when any URL in the policy holds a password, or its file
+    The policy file is checked when one of its own URLs holds a password, or its file
     settings hold an encryption key or a password; an inventory (``devices_file``) when one of
     the inventory's own URLs does.
     """
@@ -84,12 +84,15 @@ def exposure_warnings(policy_path: str | Path, policy: Policy) -> list[str]:
     in_files = secret_fields(policy)
     if not fields and not in_files:
         return []
+    from_csv = [
+        f
+        for f in fields
+        if f.startswith("devices[") and int(f[8 : f.index("]")]) >= policy.inline_devices
+    ]
     path = Path(policy_path)
-    files = [(path, fields + in_files)]
+    files = [(path, [f for f in fields if f not in from_csv] + in_files)]
     if policy.devices_file:
-        files.append(
-            (path.parent / policy.devices_file, [f for f in fields if f.startswith("devices[")])
-        )
+        files.append((path.parent / policy.devices_file, from_csv))
     warnings = []
     for file, holding in files:
         if not holding:

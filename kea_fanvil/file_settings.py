@@ -252,7 +252,10 @@ def _version(value: Any) -> Any:
 
 Text = Annotated[str, BeforeValidator(_text)]
 FileUrl = Annotated[str, BeforeValidator(_text), AfterValidator(_file_url)]
-ConfigValue = Annotated[str, BeforeValidator(_config_value)]
+# What the loader takes beside text, so that `kea-fanvil schema` accepts it too.
+ConfigValue = Annotated[
+    str, BeforeValidator(_config_value, json_schema_input_type=str | int | bool | None)
+]
 ConfigKey = Annotated[str, BeforeValidator(_config_key)]
 SectionName = Annotated[str, BeforeValidator(_section)]
 ModelName = Annotated[str, BeforeValidator(_model_name)]
@@ -282,7 +285,15 @@ class Firmware(_FilesModel):
         None, description="Format 2: `Auto Image Server`, the firmware server (a URL or a host)."
     )
     name: Text | None = Field(None, description="Format 2: `Auto Image Name`, the file's name.")
-    protocol: Annotated[int, BeforeValidator(_protocol)] | None = Field(
+    protocol: (
+        Annotated[
+            int,
+            BeforeValidator(
+                _protocol, json_schema_input_type=Literal["ftp", "tftp", "http", 1, 2, 4]
+            ),
+        ]
+        | None
+    ) = Field(
         None,
         description="Format 2: `Auto Image Protocol`, ftp (1), tftp (2) or http (4); by default "
         "the scheme of `server`.",

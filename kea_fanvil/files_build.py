@@ -210,6 +210,18 @@ def _plan(policy: Policy) -> tuple[list[PlannedFile], list[Problem]]:
     return order, problems
 
 
+def unbuilt_boot_files(policy: Policy) -> list[tuple[int, str]]:
+    """(site index, name) of each site boot_file that no planned file is named: DHCP hands it
+    to the site's phones, which then ask for an ID-oriented file this build does not write
+    (those come from devices' boot_file)."""
+    built = {p.name for p in _plan(policy)[0]}
+    return [
+        (i, site.boot_file)
+        for i, site in enumerate(policy.sites)
+        if site.boot_file is not None and site.boot_file not in built
+    ]
+
+
 def files_problems(policy: Policy) -> list[Problem]:
     """Rules across entries that building the files needs, as (location, message)."""
     return _plan(policy)[1]

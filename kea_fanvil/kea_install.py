@@ -22,6 +22,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import safe_files
+
 __all__ = [
     "HOOK_LIBRARY_NAME",
     "LINE_PATCH",
@@ -188,27 +190,15 @@ def same_file_contents(a: Path, b: Path) -> bool:
 def install_hook(library: Path, kea: KeaInstall) -> Path:
     """Copy the built hook into Kea's hooks directory, root-owned, mode 0644.
 
-    Written to a temporary file beside the target and renamed over it, so a running Kea keeps
-    the library it mapped and never sees half a file; a symlink or anything but a regular file
-    at the target is refused, not written through."""
+    Replaced atomically (safe_files.write_atomic), so a running Kea keeps the library it
+    mapped and never sees half a file. A symlink there is refused rather than followed: the
+    library Kea loads must be the file in its own folder."""
     target = kea.hook_path
     if not kea.hooks_dir.is_dir():
         raise OSError(f"{kea.hooks_dir}: Kea's hooks directory does not exist")
     if target.is_symlink() or (target.exists() and not target.is_file()):
         raise OSError(f"{target} is not a regular file; remove it before installing the hook")
-    temporary = target.with_name(f".{target.name}.kea-fanvil-tmp")
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as out, library.open("rb") as source:
-            shutil.copyfileobj(source, out)
-            out.flush()
-            os.fchmod(out.fileno(), 0o644)  # whatever the umask
-            if os.geteuid() == 0:
-                os.fchown(out.fileno(), 0, 0)
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    safe_files.write_atomic(target, safe_files.read_bytes(library, 1 << 28), mode=0o644)
+    if os.geteuid() == 0:
+        os.chown(target, 0, 0)  # an earlier copy's owner is not kept: Kea's hooks are root's
     return target

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     Strict,
     model_validator,
 )
@@ -124,7 +125,12 @@ BootFile = Annotated[str, AfterValidator(_check_boot_file)]
 # through the normalisation (and would later break the engine's bytes.fromhex).
 Mac = Annotated[str, Strict(), BeforeValidator(_mac)]
 MacPrefix = Annotated[str, Strict(), BeforeValidator(_prefix)]
-Subnets = Annotated[list[ipaddress.IPv4Network], BeforeValidator(_networks)]
+# json_schema_input_type: `kea-fanvil schema` must take what the loader takes (one CIDR
+# string, or a list of them), not only what the validator makes of it.
+Subnets = Annotated[
+    list[ipaddress.IPv4Network],
+    BeforeValidator(_networks, json_schema_input_type=str | list[str]),
+]
 
 
 class _Model(BaseModel):
@@ -152,7 +158,12 @@ class Delivery(_Model):
     option_66: bool = Field(True, description="Send the URL in option 66 (RFC 2132 9.4).")
     option_43: Annotated[
         Literal["string", "off"] | Annotated[int, Field(ge=1, le=254)],
-        BeforeValidator(_option_43),
+        BeforeValidator(
+            _option_43,
+            json_schema_input_type=Literal["string", "off"]
+            | Annotated[int, Field(ge=1, le=254)]
+            | bool,
+        ),
     ] = Field(
         "string",
         description='"string": the bare URL (what Fanvil firmware reads); "off"; or a '
@@ -253,6 +264,13 @@ class Policy(_Model):
         description="Provisioning files (spec sections 3 and 5): format, versions, encryption, "
         "settings per model.",
     )
+    # How many of `devices` the policy file lists itself; the rest came from devices_file.
+    # Set by the loader (kea_fanvil.policy_file), None for a policy built otherwise.
+    _inline_devices: int | None = PrivateAttr(default=None)
+
+    @property
+    def inline_devices(self) -> int:
+        return len(self.devices) if self._inline_devices is None else self._inline_devices
 
 
 Location = tuple[str | int, ...]

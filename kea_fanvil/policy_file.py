@@ -232,8 +232,10 @@ def parse_policy(
         extra, csv_problems = _inventory(devices_file, base_dir or Path("."), locator)
         found += csv_problems
     if policy is not None and not found:
+        inline = len(policy.devices)
         if extra:
             policy = policy.model_copy(update={"devices": [*policy.devices, *extra]})
+        policy._inline_devices = inline
         found = cross_check(policy)
         if check_files and not uses_files(policy):
             from .files_build import files_problems

@@ -147,3 +147,21 @@ def test_render_without_passwords_prints_as_before(tmp_path: Path) -> None:
     plain.write_text('version: 1\nprovisioning:\n  url: "http://prov.example.com/$mac.cfg"\n')
     code, out, _ = _runner("render", "dhcpd", str(plain))
     assert code == 0 and "http://prov.example.com/$mac.cfg" in out
+
+
+def test_the_warning_names_the_file_that_holds_the_password(tmp_path: Path) -> None:
+    """A password in an inline device is the policy file's, not the inventory's."""
+    (tmp_path / "phones.csv").write_text("mac,url\n0c:38:3e:00:00:02,http://plain.example.com/\n")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nprovisioning:\n  url: http://prov.example.com/\ndevices_file: phones.csv\n"
+        "devices:\n  - mac: 0c383e000001\n    url: http://phone:s3cret@prov.example.com/\n"
+    )
+    os.chmod(policy, 0o600)
+    os.chmod(tmp_path / "phones.csv", 0o644)
+    loaded = load_policy(policy)
+    assert loaded.inline_devices == 1 and len(loaded.devices) == 2
+    assert credentials.exposure_warnings(policy, loaded) == []
+    os.chmod(policy, 0o644)
+    (warning,) = credentials.exposure_warnings(policy, loaded)
+    assert warning.startswith(f"{policy} is readable") and "devices[0].url" in warning

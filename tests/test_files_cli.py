@@ -181,3 +181,21 @@ def test_decrypt_refuses_two_keys_at_once(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--common and --device name different keys: give one" in result.stderr
+
+
+def test_build_warns_of_a_site_boot_file_it_does_not_write(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        POLICY
+        + "sites:\n  - name: lab\n    subnet: 198.18.64.0/18\n    boot_file: desk-12.cfg\n"
+        + "  - name: hall\n    subnet: 198.18.128.0/18\n    boot_file: hall.cfg\n"
+    )
+    os.chmod(path, 0o600)
+    code, _, err = _run("files", "build", str(path), "--out", str(tmp_path / "out"))
+    assert code == 0
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {path}:22:16: sites[1].boot_file: site 'hall' hands out boot file "
+        "'hall.cfg', which this build does not write (ID-oriented files come from devices' "
+        "boot_file); its phones will ask for it"
+    ]
