@@ -119,3 +119,16 @@ def test_validate_a_device_or_a_huge_file(tmp_path: Path, monkeypatch: pytest.Mo
     big.write_text("version: 1\n" + "#" * 100 + "\n")
     result = runner.invoke(main, ["validate", str(big)])
     assert result.exit_code == 1 and "at most" in result.stderr and "Traceback" not in result.output
+
+
+def test_an_inventory_that_never_ends_is_refused(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "version: 1\nprovisioning:\n  url: http://prov.example.com/\ndevices_file: /dev/zero\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(policy)])
+    assert result.exit_code == 1
+    assert (
+        f"{policy}:4:15: devices_file: cannot read /dev/zero: /dev/zero is a device, not a "
+        "regular file"
+    ) in result.stderr
