@@ -25,7 +25,7 @@ from .identify import mac_bytes, normalize_mac, ouis_of_organization
 from .inventory import DEFAULT_DB, InventoryError, Phone, read_phones
 from .kea_install import KeaVersion
 from .policy import Policy, shadowed_sites, site_overlaps
-from .policy_file import locate
+from .policy_file import locator
 from .probe import option_view
 from .render import FullConfig, defined_code
 
@@ -119,10 +119,11 @@ MANY_OUIS = 50  # an organization matching more is rarely one phone maker (one: 
 def _notes(path: Path, policy: Policy) -> list[str]:
     """What is valid but likely not meant, each with its place in the file."""
     notes = []
+    locate = locator(path)
     shadowed = dict(shadowed_sites(policy))
     for i, earlier in shadowed.items():
         notes.append(
-            f"{locate(path, ('sites', i, 'name'))}: site {policy.sites[i].name!r} never matches: "
+            f"{locate(('sites', i, 'name'))}: site {policy.sites[i].name!r} never matches: "
             f"{', '.join(map(repr, earlier))} hold{'s' if len(earlier) == 1 else ''} all of its "
             "addresses and the first matching site wins"
         )
@@ -131,7 +132,7 @@ def _notes(path: Path, policy: Policy) -> list[str]:
         j = index[later]
         if j not in shadowed and index[first] not in shadowed:
             notes.append(
-                f"{locate(path, ('sites', j, 'subnet'))}: sites {first!r} and {later!r} overlap; "
+                f"{locate(('sites', j, 'subnet'))}: sites {first!r} and {later!r} overlap; "
                 f"{first!r} wins for the addresses they share"
             )
     code = policy.delivery.custom_option
@@ -140,13 +141,13 @@ def _notes(path: Path, policy: Policy) -> list[str]:
         if found is not None:
             shown = "Kea" if server == "kea" else server
             notes.append(
-                f"{locate(path, ('delivery', 'custom_option'))}: {shown} defines option {code} as "
+                f"{locate(('delivery', 'custom_option'))}: {shown} defines option {code} as "
                 f"{found.name}: `render {server}` refuses it (the Kea hook sends it)"
             )
     for i, name in enumerate(policy.match.oui_organizations):
         count = len(ouis_of_organization(name))
         if count == 0 or count > MANY_OUIS:
-            where = locate(path, ("match", "oui_organizations", i))
+            where = locate(("match", "oui_organizations", i))
             what = "no OUI" if count == 0 else f"{count} OUIs (is it too general?)"
             notes.append(f"{where}: {name!r} matches {what} in the IEEE registry")
     return notes

@@ -33,7 +33,7 @@ from .files_build import (
     key_for,
     unbuilt_boot_files,
 )
-from .policy_file import locate
+from .policy_file import locator
 
 EPILOG = (
     "Docs: docs/provisioning-files.md (formats, versions, encryption, nginx and tftpd-hpa). "
@@ -136,9 +136,11 @@ def build_command(
         report = build(loaded, out_dir, dry_run=dry_run)
     except FilesError as exc:
         fail(str(exc))
-    for i, name in unbuilt_boot_files(loaded):
+    locate = locator(policy)
+    built = {f.name for f in report.files if f.state != "removed"}
+    for i, name in unbuilt_boot_files(loaded, built):
         err.print(
-            f"warning: {locate(policy, ('sites', i, 'boot_file'))}: site "
+            f"warning: {locate(('sites', i, 'boot_file'))}: site "
             f"{loaded.sites[i].name!r} hands out boot file {name!r}, which this build does "
             "not write (ID-oriented files come from devices' boot_file); its phones will ask "
             "for it",

@@ -210,11 +210,10 @@ def _plan(policy: Policy) -> tuple[list[PlannedFile], list[Problem]]:
     return order, problems
 
 
-def unbuilt_boot_files(policy: Policy) -> list[tuple[int, str]]:
-    """(site index, name) of each site boot_file that no planned file is named: DHCP hands it
-    to the site's phones, which then ask for an ID-oriented file this build does not write
-    (those come from devices' boot_file)."""
-    built = {p.name for p in _plan(policy)[0]}
+def unbuilt_boot_files(policy: Policy, built: set[str]) -> list[tuple[int, str]]:
+    """(site index, name) of each site boot_file not among the ``built`` file names: DHCP
+    hands it to the site's phones, which then ask for an ID-oriented file this build does not
+    write (those come from devices' boot_file)."""
     return [
         (i, site.boot_file)
         for i, site in enumerate(policy.sites)

@@ -11,7 +11,7 @@ import contextlib
 import csv
 import io
 import re
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -312,16 +312,24 @@ def _inventory(
         ]
 
 
-def locate(path: str | Path, loc: Location) -> str:
-    """``file:line:column: field`` of ``loc`` in the policy file at ``path`` (for notes about a
-    policy that loaded; the file is read again, so call this only when there is something to
-    say)."""
-    try:
-        text = safe_files.read_text(path)
-    except (OSError, UnicodeDecodeError):
-        return f"{path}: {_field_name(loc)}"
-    problem = _Locator(text, 0, "", []).problem(str(path), loc, "")
-    return problem.render(str(path)).removesuffix(": ")
+def locator(path: str | Path) -> Callable[[Location], str]:
+    """A function giving ``file:line:column: field`` for a location in the policy file at
+    ``path``, for notes about a policy that loaded. The file is read, and its YAML composed,
+    once, on the first call: make one per command, and only when there is something to say."""
+    state: dict[str, _Locator | None] = {}
+
+    def locate(loc: Location) -> str:
+        if "it" not in state:
+            try:
+                state["it"] = _Locator(safe_files.read_text(path), 0, "", [])
+            except (OSError, UnicodeDecodeError):
+                state["it"] = None
+        found = state["it"]
+        if found is None:
+            return f"{path}: {_field_name(loc)}"
+        return found.problem(str(path), loc, "").render(str(path)).removesuffix(": ")
+
+    return locate
 
 
 def source_files(path: str | Path, policy: Policy) -> list[Path]:
