@@ -151,10 +151,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=5)
-        if self.log_copy is not None and self.log_path.exists():
-            with suppress(OSError):
-                shutil.copyfile(self.log_path, self.log_copy)
-        remove_kea_files(*self.files)
+        retire_files(self.log_path, self.log_copy, self.files)
         self.files = []
 
 
@@ -459,10 +456,10 @@ def kea_files(stem: str) -> tuple[Path, Path, Path]:
     and unix sockets only in /run/kea, so the lab uses those folders on every version, as a
     real deployment does, with a name of the server's own; the caller removes the files."""
     kea = kea_install.installed()
-    for folder, mode in ((kea.log_dir, 0o750), (kea.data_dir, 0o750), (kea.socket_dir, 0o750)):
+    for folder in (kea.log_dir, kea.data_dir, kea.socket_dir):
         if not folder.is_dir():
             # What the packages (and systemd's RuntimeDirectory=kea for /run/kea) would make.
-            folder.mkdir(mode=mode, parents=True)
+            folder.mkdir(mode=0o750, parents=True)
     return (
         kea.log_dir / f"{stem}.log",
         kea.data_dir / f"{stem}-leases4.csv",
@@ -470,10 +467,13 @@ def kea_files(stem: str) -> tuple[Path, Path, Path]:
     )
 
 
-def remove_kea_files(*paths: Path) -> None:
-    """Remove a server's files and what Kea made beside them (lease file generations, the
-    log's lock and rotated copies)."""
-    for path in paths:
+def retire_files(log_path: Path, log_copy: Path | None, files: list[Path]) -> None:
+    """Copy a server's log to `log_copy` (where pytest keeps it), then remove its files and
+    what Kea made beside them (lease file generations, the log's lock and rotated copies)."""
+    if log_copy is not None and log_path.exists():
+        with suppress(OSError):
+            shutil.copyfile(log_path, log_copy)
+    for path in files:
         for found in path.parent.glob(f"{path.name}*"):
             with suppress(FileNotFoundError):
                 found.unlink()
@@ -511,10 +511,7 @@ def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
             env=env,
         )
     except BaseException:
-        # Keep the log for the report: copy it into tmp_path before removing Kea's files.
-        with suppress(OSError):
-            shutil.copyfile(log_path, tmp_path / "kea-dhcp4.log")
-        remove_kea_files(log_path, lease_file, control_socket)
+        retire_files(log_path, tmp_path / "kea-dhcp4.log", [log_path, lease_file, control_socket])
         raise
     server = KeaServer(
         name="kea-dhcp4",

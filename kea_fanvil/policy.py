@@ -186,7 +186,14 @@ class Delivery(_Model):
 
     def url_limit(self) -> int:
         """The longest URL every enabled carrier can hold."""
-        return options.MAX_OPTION_DATA - (2 if isinstance(self.option_43, int) else 0)
+        return url_limit(self.option_43)
+
+
+def url_limit(option_43: object) -> int:
+    """The longest URL every carrier holds when option 43 is ``option_43`` (validated, or as
+    read from YAML): one option, less a sub-option's code and length octets."""
+    sub_option = isinstance(option_43, int) and not isinstance(option_43, bool)  # YAML's `on`
+    return options.MAX_OPTION_DATA - (2 if sub_option else 0)
 
 
 class Match(_Model):

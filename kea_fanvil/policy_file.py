@@ -18,11 +18,19 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from . import options, safe_files
+from . import safe_files
 from .errors import PolicyError, PolicyProblem
 from .file_settings import uses_files
 from .identify import normalize_mac
-from .policy import Device, Location, Policy, cross_check, invisible_character, shared_checks
+from .policy import (
+    Device,
+    Location,
+    Policy,
+    cross_check,
+    invisible_character,
+    shared_checks,
+    url_limit,
+)
 from .yaml_types import YamlBoolWord, YamlInt
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -232,10 +240,10 @@ def parse_policy(
         extra, csv_problems = _inventory(devices_file, base_dir or Path("."), locator)
         found += csv_problems
     if policy is not None and not found:
-        inline = len(policy.devices)
+        inline_count = len(policy.devices)
         if extra:
             policy = policy.model_copy(update={"devices": [*policy.devices, *extra]})
-        policy._inline_devices = inline
+        policy._inline_devices = inline_count
         found = cross_check(policy)
         if check_files and not uses_files(policy):
             from .files_build import files_problems
@@ -284,8 +292,7 @@ def _partial_cross_check(
     ]
     delivery = data.get("delivery")
     option_43 = delivery.get("option_43") if isinstance(delivery, dict) else None
-    limit = options.MAX_OPTION_DATA - (2 if type(option_43) is int else 0)
-    return shared_checks(limit, urls, names, macs, option_43)
+    return shared_checks(url_limit(option_43), urls, names, macs, option_43)
 
 
 def _inventory(

@@ -95,11 +95,9 @@ def write_atomic(
     ``mode`` forces the file's mode (files other users' servers must read), the owner and
     group are still kept."""
     target, existing = _target(Path(path))
-    if mode is not None:
-        pass
-    elif existing is not None:
+    if mode is None and existing is not None:
         mode = stat.S_IMODE(existing.st_mode) & (0o7770 if secret else 0o7777)
-    else:
+    elif mode is None:
         mode = 0o600 if secret else 0o644
     temporary = target.with_name(f".{target.name}.kea-fanvil-{os.getpid()}.tmp")
     fd = os.open(

@@ -55,10 +55,10 @@ PHONE_CLASS = "FANVIL"
 DEFAULT_CLASS = "fanvil-default"
 # Kea's option 43 encapsulates a space and has no data format; a class may redefine it.
 OPTION_43_AS_BINARY = {"name": "fanvil-vendor-specific", "code": 43, "type": "binary"}
-# The oldest Kea supported: its output (no lcase, one control-socket) also loads in 2.6; 3.0
-# needs its own full configuration.
-DEFAULT_KEA_VERSION: KeaVersion = (2, 2, 0)
+# The oldest Kea supported, and the default: its output (no lcase, one control-socket) also
+# loads in 2.6; 3.0 needs its own full configuration.
 OLDEST_KEA_VERSION: KeaVersion = (2, 2, 0)
+DEFAULT_KEA_VERSION = OLDEST_KEA_VERSION
 
 
 def render(
@@ -69,14 +69,11 @@ def render(
     kea_version: KeaVersion = DEFAULT_KEA_VERSION,
 ) -> str:
     """Kea JSON: the keys to merge into ``Dhcp4``, or a complete configuration with ``full``."""
+    kea = KeaInstall.for_version(kea_version)
     if kea_version < OLDEST_KEA_VERSION:
         raise RenderError(
-            TARGET,
-            "kea version",
-            f"{KeaInstall.for_version(kea_version).version_text} is older than the oldest "
-            "supported Kea, 2.2",
+            TARGET, "kea version", f"{kea.version_text} is older than the oldest supported Kea, 2.2"
         )
-    kea = KeaInstall.for_version(kea_version)
     check_custom_code(policy, TARGET, kea_version, f"Kea {kea.version_text}")
     if policy.sites and not sites_by_relay and full is None:
         site = policy.sites[0]
