@@ -11,5 +11,5 @@ FROM debian:${DEBIAN}
 ENV DEBIAN_FRONTEND=noninteractive
 WORKDIR /opt/kea-fanvil
 COPY . .
-RUN rm -rf .venv hook/build && bash scripts/setup.sh && rm -rf /var/lib/apt/lists/*
+RUN rm -rf .venv kea_fanvil/kea_hook/src/build && bash scripts/setup.sh && rm -rf /var/lib/apt/lists/*
 CMD ["bash", "scripts/demo.sh"]

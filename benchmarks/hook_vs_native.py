@@ -44,7 +44,8 @@ from lab import (  # noqa: E402
     start_kea,
 )
 
-from kea_fanvil import hook_build, load_policy  # noqa: E402
+from kea_fanvil import load_policy  # noqa: E402
+from kea_fanvil.kea_hook import build as hook_build  # noqa: E402
 from kea_fanvil.render import kea as render_kea  # noqa: E402
 
 POLICY = """\

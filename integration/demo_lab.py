@@ -20,8 +20,8 @@ from lab import client_dora, client_dora_relayed, kea_config, netns_pair, start_
 from rich.console import Console
 from rich.table import Table
 
-from kea_fanvil import hook_build
-from kea_fanvil.dhcp_client import DoraResult
+from kea_fanvil.kea_hook import build as hook_build
+from kea_fanvil.probe.dhcp_client import DoraResult
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "dhcp-configs" / "example-policy.yaml"

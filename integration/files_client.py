@@ -4,7 +4,7 @@ JSON is {"call": "http" | "tftp" | "probe_fetch", ...}; the answer, on stdout, i
 object. Deliberately small and independent of the servers under test: an HTTP GET with basic
 authentication (RFC 7617) through urllib, and a TFTP read request (RFC 1350, octet mode, no
 options) written out here so nothing but the standard library sits between the phone's view and
-the server. `probe_fetch` runs `kea_fanvil.fetch.fetch`, the downloader of `kea-fanvil probe`.
+the server. `probe_fetch` runs `kea_fanvil.probe.fetch.fetch`, the downloader of `kea-fanvil probe`.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def tftp_get(server: str, name: str, timeout: float = 2.0, tries: int = 4) -> di
 
 
 def probe_fetch(url: str) -> dict[str, Any]:
-    from kea_fanvil.fetch import fetch
+    from kea_fanvil.probe.fetch import fetch
 
     result = fetch(url)
     return {"ok": result.ok, "status": result.status, "version": result.version,

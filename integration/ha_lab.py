@@ -36,7 +36,8 @@ from typing import Any
 
 from lab import KeaServer, Lab, _kill_leftovers, _run, kea_command, kea_config, start_kea
 
-from kea_fanvil import hook_build, kea_install
+from kea_fanvil import kea_install
+from kea_fanvil.kea_hook import build as hook_build
 
 PRIMARY_IP = "198.18.0.1"
 CLIENT_IP = "198.18.0.2"

@@ -18,7 +18,7 @@ import yaml
 from hypothesis import strategies as st
 
 from kea_fanvil import PolicyError, RenderError, parse_policy
-from kea_fanvil.policy import Policy
+from kea_fanvil.policy.models import Policy
 from kea_fanvil.render import FullConfig, dhcpd, dnsmasq, kea
 
 # What ends or opens something in one of the three formats, and what hides in a terminal.

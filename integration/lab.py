@@ -32,8 +32,9 @@ from typing import Any
 import pytest
 import run_client  # beside this file; integration/ is on sys.path (pytest's rootdir insertion)
 
-from kea_fanvil import dhcp_client, kea_install
-from kea_fanvil.dhcp_client import DoraResult
+from kea_fanvil import kea_install
+from kea_fanvil.probe import dhcp_client
+from kea_fanvil.probe.dhcp_client import DoraResult
 from kea_fanvil.render.kea import control_socket as control_socket_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -243,7 +244,7 @@ def run_json_in_netns(ns: str, argv: list[str], timeout: float = 60.0) -> tuple[
 
 
 def call_in_netns(ns: str, call: str, process_timeout: float = 30.0, **kwargs: Any) -> Any:
-    """Run `kea_fanvil.dhcp_client.<call>(**kwargs)` in namespace `ns`; return its result.
+    """Run `kea_fanvil.probe.dhcp_client.<call>(**kwargs)` in namespace `ns`; return its result.
 
     The child's DhcpClientError subclasses are raised again here with the same class.
     """

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from lab import DIRECT_POOL, Lab, client_dora, client_dora_relayed
 
-from kea_fanvil.dhcp_client import DoraResult
-from kea_fanvil.dhcp_packet import DhcpMessage
+from kea_fanvil.probe.dhcp_client import DoraResult
 from kea_fanvil.render import FullConfig
+from kea_fanvil.wire.dhcp import DhcpMessage
 
 POLICY = """\
 version: 1

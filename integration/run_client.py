@@ -1,4 +1,4 @@
-"""Run one `kea_fanvil.dhcp_client` function in this process and print its result as JSON.
+"""Run one `kea_fanvil.probe.dhcp_client` function in this process and print its result as JSON.
 
 `lab.call_in_netns` runs this script under `ip netns exec`, so the pytest process never
 changes namespace. Usage:
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Any
 
-from kea_fanvil import dhcp_client
-from kea_fanvil.dhcp_packet import DhcpMessage
+from kea_fanvil.probe import dhcp_client
+from kea_fanvil.wire.dhcp import DhcpMessage
 
 CALLS: dict[str, Callable[..., Any]] = {
     "dora": dhcp_client.dora,

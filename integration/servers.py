@@ -26,9 +26,9 @@ from lab import (
 )
 from phones import KEA_OWN_66, POLICY, direct_full_config, relayed_network_is_remote
 
-from kea_fanvil import hook_build
+from kea_fanvil.kea_hook import build as hook_build
 from kea_fanvil.kea_install import installed
-from kea_fanvil.policy_file import parse_policy
+from kea_fanvil.policy.loader import parse_policy
 from kea_fanvil.render.dhcpd import render as render_dhcpd
 from kea_fanvil.render.dnsmasq import render as render_dnsmasq
 from kea_fanvil.render.dnsmasq import site_tag

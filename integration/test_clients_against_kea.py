@@ -32,9 +32,9 @@ from lab import (
     wait_for_statistic,
 )
 
-from kea_fanvil.dhcp_client import DhcpTimeout, DoraResult, InterfaceError
-from kea_fanvil.dhcp_packet import BOOTREPLY, DHCPACK, DHCPOFFER, FLAG_BROADCAST
 from kea_fanvil.kea_install import installed
+from kea_fanvil.probe.dhcp_client import DhcpTimeout, DoraResult, InterfaceError
+from kea_fanvil.wire.dhcp import BOOTREPLY, DHCPACK, DHCPOFFER, FLAG_BROADCAST
 
 URL = "http://198.18.0.1/Fanvil/$mac.cfg"
 MAC = "0c:38:3e:07:e1:6c"

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from lab import Lab, client_dora, kea_config, not_packaged, start_kea
 
-from kea_fanvil import RenderError, hook_build, parse_policy
+from kea_fanvil import RenderError, parse_policy
+from kea_fanvil.kea_hook import build as hook_build
 from kea_fanvil.kea_install import installed
 from kea_fanvil.render import FullConfig, defined_code, dhcpd, dnsmasq, kea
 

@@ -22,9 +22,9 @@ import pytest
 from lab import Lab, ServerProcess, _env, _run, require, run_json_in_netns
 
 from kea_fanvil import parse_policy
-from kea_fanvil.config_formats import read_version
-from kea_fanvil.file_crypto import decrypt
-from kea_fanvil.files_build import MANIFEST_NAME, build
+from kea_fanvil.fanvil.config_formats import read_version
+from kea_fanvil.fanvil.crypto import decrypt
+from kea_fanvil.files.build import MANIFEST_NAME, build
 
 CLIENT = Path(__file__).resolve().parent / "files_client.py"
 USER, PASSWORD = "fanvil", "s3cret-Prov"  # spec 4.1's User and Password
@@ -222,8 +222,8 @@ def test_a_rebuild_serves_the_same_bytes_and_a_change_the_next_version(
 
 
 def test_the_probe_downloader_reports_the_built_version(lab: Lab, served_dir: Path) -> None:
-    """`kea-fanvil probe --fetch` reads these files with kea_fanvil.fetch."""
-    pytest.importorskip("kea_fanvil.fetch")
+    """`kea-fanvil probe --fetch` reads these files with kea_fanvil.probe.fetch."""
+    pytest.importorskip("kea_fanvil.probe.fetch")
     root = served_dir / "fanvil"
     build(parse_policy(POLICY.replace("device_key", "common_key")), root)  # device files plain
     start_nginx(lab, root, served_dir / "nginx")

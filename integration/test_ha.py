@@ -31,8 +31,8 @@ from ha_lab import (
 from lab import KeaServer, statistic
 from phones import CASES, KEA_OWN_66, POLICY, PROVISIONING, Case, check_message, dora_case
 
-from kea_fanvil.dhcp_client import DoraResult
-from kea_fanvil.dhcp_packet import DhcpMessage
+from kea_fanvil.probe.dhcp_client import DoraResult
+from kea_fanvil.wire.dhcp import DhcpMessage
 
 # Direct cases only: a site picked by relay address would need the relay route of
 # phones.relayed_network_is_remote on both peers, which adds nothing to what HA changes.

@@ -1,7 +1,7 @@
 """The hook never takes Kea down: bad policies refuse to load, failures leave responses alone.
 
 Real kea-dhcp4 in a namespace, as in test_hook_wire.py. The fault-injection cases load a
-stand-in ``kea_fanvil.hook_entry`` (through the hook's ``python-path`` parameter) whose
+stand-in ``kea_fanvil.kea_hook.entry`` (through the hook's ``python-path`` parameter) whose
 ``decide`` raises or breaks the contract for chosen MACs: the C++ side's handling of those is
 what is under test.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lab import Lab, client_dora, kea_config, start_kea, statistic
 
-from kea_fanvil import hook_build
+from kea_fanvil.kea_hook import build as hook_build
 
 KEA_OWN_66 = "tftp://198.18.0.1/kea-default.cfg"
 PRL = bytes([1, 3, 6, 66])
@@ -43,11 +43,12 @@ def decide(mac, opt60, opt55, giaddr, yiaddr):
 
 
 def stand_in_hook(tmp_path: Path, **parameters: object) -> dict[str, object]:
-    """The hooks-libraries entry loading STAND_IN as kea_fanvil.hook_entry."""
+    """The hooks-libraries entry loading STAND_IN as kea_fanvil.kea_hook.entry."""
     package = tmp_path / "stand_in" / "kea_fanvil"
-    package.mkdir(parents=True)
+    (package / "kea_hook").mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "hook_entry.py").write_text(STAND_IN)
+    (package / "kea_hook" / "__init__.py").write_text("")
+    (package / "kea_hook" / "entry.py").write_text(STAND_IN)
     return {
         "library": str(hook_build.installed_path()),
         "parameters": {

@@ -30,7 +30,7 @@ from lab import (
     statistic,
 )
 
-from kea_fanvil import hook_build
+from kea_fanvil.kea_hook import build as hook_build
 
 PRL = bytes([1, 3, 6, 43, 66])
 PHONE = "0c:38:3e:00:ff:01"  # perfdhcp -R 1000 varies only the MAC's low 10 bits

@@ -1,9 +1,9 @@
 """Real kea-dhcp4 with our hook, real DORA exchanges, exact option bytes on the wire.
 
-Kea runs in one namespace with libdhcp_fanvil.so and the policy of phones.py; phones are played from
-the other namespace by kea_fanvil.dhcp_client over a raw socket. Every expectation is a literal
-byte string written from the policy by hand, not computed by the engine under test. Each case
-runs with Kea's multi-threading off and on.
+Kea runs in one namespace with libdhcp_fanvil.so and the policy of phones.py; phones are played
+from the other namespace by kea_fanvil.probe.dhcp_client over a raw socket. Every expectation is a
+literal byte string written from the policy by hand, not computed by the engine under test. Each
+case runs with Kea's multi-threading off and on.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 from lab import KeaServer, Lab, client_dora, kea_config, perfdhcp_argv, start_kea, statistic
 from phones import CASES, KEA_OWN_66, POLICY, dora_case
 
-from kea_fanvil import hook_build
+from kea_fanvil.kea_hook import build as hook_build
 
 PRL = bytes([1, 3, 6, 66])
 

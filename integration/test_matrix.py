@@ -23,7 +23,7 @@ from servers import (
     start_rendered_dnsmasq,
 )
 
-from kea_fanvil.dhcp_packet import DhcpMessage
+from kea_fanvil.wire.dhcp import DhcpMessage
 
 FIELDS = (43, 66, 67, 160)
 Provisioning = dict[str, bytes | None]

@@ -18,7 +18,7 @@ import pytest
 from lab import Lab, require
 from pnp_lab import PnpServer, pnp_pair, probe, send, sipp, start_responder
 
-from kea_fanvil.pnp import OUTCOMES
+from kea_fanvil.pnp.responder import OUTCOMES
 
 POLICY = """\
 version: 1

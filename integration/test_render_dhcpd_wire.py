@@ -35,7 +35,7 @@ from phones import (
 )
 from servers import start_rendered_dhcpd
 
-from kea_fanvil.policy_file import parse_policy
+from kea_fanvil.policy.loader import parse_policy
 from kea_fanvil.render.dhcpd import render
 
 DHCPD = "/usr/sbin/dhcpd"

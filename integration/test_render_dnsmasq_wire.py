@@ -39,9 +39,9 @@ from phones import (
 )
 from servers import start_rendered_dnsmasq
 
-from kea_fanvil.dhcp_packet import DhcpMessage
-from kea_fanvil.policy_file import parse_policy
+from kea_fanvil.policy.loader import parse_policy
 from kea_fanvil.render.dnsmasq import render
+from kea_fanvil.wire.dhcp import DhcpMessage
 
 NUL = b"\x00"  # dnsmasq appends it to options 66 and 67, whatever the configured value
 

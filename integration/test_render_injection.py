@@ -32,7 +32,7 @@ from injection import (
 from lab import not_packaged
 
 from kea_fanvil.kea_install import installed
-from kea_fanvil.policy import Policy
+from kea_fanvil.policy.models import Policy
 
 TARGETS = ("dhcpd", "dnsmasq", "kea")
 FIELDS = st.tuples(SITE, HOSTILE, HOSTILE, VISIBLE, VISIBLE)

@@ -37,7 +37,7 @@ from servers import start_native_kea
 
 from kea_fanvil.engine import Engine, Request
 from kea_fanvil.kea_install import installed
-from kea_fanvil.policy_file import parse_policy
+from kea_fanvil.policy.loader import parse_policy
 from kea_fanvil.render.kea import render
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .engine import Decision, Engine, Request, decide
-from .errors import EncodingError, KeaFanvilError, PolicyError, PolicyProblem, RenderError
-from .identify import VendorClass, normalize_mac, parse_vendor_class
-from .policy import Delivery, Device, Match, Policy, Provisioning, Site
-from .policy_file import load_policy, parse_policy
+from kea_fanvil.engine import Decision, Engine, Request, decide
+from kea_fanvil.errors import EncodingError, KeaFanvilError, PolicyError, PolicyProblem, RenderError
+from kea_fanvil.fanvil.identify import VendorClass, normalize_mac, parse_vendor_class
+from kea_fanvil.policy.loader import load_policy, parse_policy
+from kea_fanvil.policy.models import Delivery, Device, Match, Policy, Provisioning, Site
 
 __version__ = "0.1.0"
 

@@ -1,3 +1,3 @@
-from .cli import main
+from kea_fanvil.cli.app import main
 
 main()

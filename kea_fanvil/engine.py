@@ -14,15 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from . import options
-from .identify import (
+from kea_fanvil.fanvil.identify import (
     PrefixMatcher,
     VendorClass,
     mac_bytes,
     ouis_of_organization,
     parse_vendor_class,
 )
-from .policy import Delivery, Policy
+from kea_fanvil.policy.models import Delivery, Policy
+from kea_fanvil.wire import options
 
 MatchedBy = Literal["device", "vendor-class", "oui"]
 Options = tuple[tuple[int, bytes], ...]

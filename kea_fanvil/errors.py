@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .credentials import mask
+from kea_fanvil.redact import mask
 
 
 class KeaFanvilError(Exception):

@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import safe_files
+from kea_fanvil import safe_files
 
 __all__ = [
     "HOOK_LIBRARY_NAME",

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 echo "== ruff"
-.venv/bin/ruff check kea_fanvil tests integration benchmarks hook
+.venv/bin/ruff check kea_fanvil tests integration benchmarks scripts
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from kea_fanvil.cli import main
+from kea_fanvil.cli.app import main
 
 POLICY = """\
 version: 1

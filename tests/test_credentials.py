@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kea_fanvil import credentials
-from kea_fanvil.cli import main
+from kea_fanvil import redact as credentials
+from kea_fanvil.cli.app import main
 from kea_fanvil.errors import PolicyError
-from kea_fanvil.policy_file import load_policy, parse_policy
+from kea_fanvil.policy.loader import load_policy, parse_policy
 
 SECRET = "s3cr:et"  # a ":" inside the password, as RFC 3986 allows
 

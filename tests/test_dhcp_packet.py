@@ -1,4 +1,4 @@
-"""kea_fanvil.dhcp_packet: RFC 2131/2132 layout, RFC 3396 concatenation, option overload."""
+"""kea_fanvil.wire.dhcp: RFC 2131/2132 layout, RFC 3396 concatenation, option overload."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kea_fanvil import dhcp_packet
-from kea_fanvil.dhcp_client import build_frame, parse_frame
-from kea_fanvil.dhcp_packet import (
+from kea_fanvil.probe.dhcp_client import build_frame, parse_frame
+from kea_fanvil.wire import dhcp as dhcp_packet
+from kea_fanvil.wire.dhcp import (
     BOOTREPLY,
     BOOTREQUEST,
     DHCPDISCOVER,
@@ -250,7 +250,7 @@ def test_round_trip_property(
     assert DhcpMessage.from_bytes(message.to_bytes()) == message
 
 
-# --- frames (kea_fanvil.dhcp_client) ------------------------------------------------------------
+# --- frames (kea_fanvil.probe.dhcp_client) ------------------------------------------------------
 
 
 def _checksum_ok(data: bytes) -> bool:

@@ -1,4 +1,4 @@
-"""kea_fanvil.fetch against real servers on loopback: HTTP(S) from the standard library's
+"""kea_fanvil.probe.fetch against real servers on loopback: HTTP(S) from the standard library's
 http.server, FTP from pyftpdlib, TFTP from a small RFC 1350 server written here (so that the
 client is not tested against its own library's server; the lab tests use tftpd-hpa)."""
 
@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import pytest
 
-from kea_fanvil.fetch import FetchSettings, config_version, fetch
+from kea_fanvil.probe.fetch import FetchSettings, config_version, fetch
 
 CFG = b"<<VOIP CONFIG FILE>>Version:2.0003\n<GLOBAL CONFIG MODULE>\n<<END OF FILE>>\n"
 BIG = b"<<VOIP CONFIG FILE>>Version:2.0004\n" + bytes(range(256)) * 9  # several TFTP blocks

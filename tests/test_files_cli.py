@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kea_fanvil.cli import main
+from kea_fanvil.cli.app import main
 
 COMMON_KEY = "1f" * 32
 DEVICE_KEY = "2E" * 32

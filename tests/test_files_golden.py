@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from kea_fanvil.file_settings import Encryption, FilesPolicy
-from kea_fanvil.files_build import build
-from kea_fanvil.policy import Policy
-from kea_fanvil.policy_file import load_policy
+from kea_fanvil.files.build import build
+from kea_fanvil.policy.files import Encryption, FilesPolicy
+from kea_fanvil.policy.loader import load_policy
+from kea_fanvil.policy.models import Policy
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "files"
 # Test keys only, fixed so the encrypted goldens are reproducible.

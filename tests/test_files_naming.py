@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kea_fanvil import PolicyError, parse_policy
-from kea_fanvil.files_build import build, plan
-from kea_fanvil.probe import common_file
+from kea_fanvil.files.build import build, plan
+from kea_fanvil.probe.interpret import common_file
 
 BASE = 'version: 1\nprovisioning:\n  url: "http://198.18.0.1/fanvil/$mac.cfg"\n'
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kea_fanvil import parse_policy
-from kea_fanvil.config_formats import format_version, parse_version, read_version
 from kea_fanvil.errors import FilesError
-from kea_fanvil.files_build import MANIFEST_NAME, build
-from kea_fanvil.policy import Policy
+from kea_fanvil.fanvil.config_formats import format_version, parse_version, read_version
+from kea_fanvil.files.build import MANIFEST_NAME, build
+from kea_fanvil.policy.models import Policy
 
 BASE = 'version: 1\nprovisioning:\n  url: "http://198.18.0.1/fanvil/$mac.cfg"\n'
 KEY = "00112233445566778899aabbccddeeff" * 2

@@ -1,4 +1,4 @@
-"""kea_fanvil.hook_entry, the Python face of the Kea hook: load outcomes and the file watcher.
+"""kea_fanvil.kea_hook.entry, the Python face of the Kea hook: load outcomes and the file watcher.
 
 The same behaviour is tested inside real kea-dhcp4 in integration/test_hook_reload.py; here it
 runs in-process, so every branch is cheap to reach.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kea_fanvil import hook_entry
 from kea_fanvil.engine import Engine
+from kea_fanvil.kea_hook import entry as hook_entry
 
 PHONE = b"\x0c\x38\x3e\0\0\1"
 ZERO = bytes(4)

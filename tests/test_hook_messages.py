@@ -7,12 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-HOOK = Path(__file__).resolve().parent.parent / "hook"
+ROOT = Path(__file__).resolve().parent.parent
+HOOK = ROOT / "kea_fanvil" / "kea_hook" / "src"
 
 
 def test_generated_files_are_up_to_date() -> None:
     done = subprocess.run(
-        [sys.executable, str(HOOK / "messages_from_mes.py"), "--check"],
+        [sys.executable, str(ROOT / "scripts" / "hook_messages.py"), "--check"],
         capture_output=True,
         text=True,
         check=False,

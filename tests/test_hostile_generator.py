@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from kea_fanvil.dhcp_packet import DhcpMessage, DhcpPacketError
+from kea_fanvil.wire.dhcp import DhcpMessage, DhcpPacketError
 
 
 def _load() -> ModuleType:

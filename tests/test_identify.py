@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from kea_fanvil.identify import (
+from kea_fanvil.fanvil.identify import (
     PrefixMatcher,
     default_prefixes,
     normalize_mac,

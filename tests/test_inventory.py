@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kea_fanvil import hook_entry, inventory
-from kea_fanvil.cli import main
+from kea_fanvil.cli.app import main
 from kea_fanvil.engine import Engine
-from kea_fanvil.inventory import InventoryError, InventoryWriter, read_phones
-from kea_fanvil.policy_file import parse_policy
+from kea_fanvil.kea_hook import entry as hook_entry
+from kea_fanvil.kea_hook import inventory
+from kea_fanvil.kea_hook.inventory import InventoryError, InventoryWriter, read_phones
+from kea_fanvil.policy.loader import parse_policy
 
 POLICY = """\
 version: 1

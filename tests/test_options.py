@@ -6,8 +6,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from kea_fanvil import options
 from kea_fanvil.errors import EncodingError
+from kea_fanvil.wire import options
 
 URL = "http://prov.example.com/fanvil/$mac.cfg"
 printable = st.text(

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kea_fanvil import Engine, parse_policy
-from kea_fanvil.cli import main
-from kea_fanvil.pnp import (
+from kea_fanvil.cli.app import main
+from kea_fanvil.pnp.responder import (
     OUTCOMES,
     T1,
     T2,
@@ -38,7 +38,7 @@ from kea_fanvil.pnp import (
     subscribe_request,
 )
 from kea_fanvil.ratelimit import RateLimiter, ThrottledLog
-from kea_fanvil.sip import SipError, SipRequest, SipResponse, parse_message, parse_via
+from kea_fanvil.wire.sip import SipError, SipRequest, SipResponse, parse_message, parse_via
 
 POLICY = """\
 version: 1

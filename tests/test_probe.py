@@ -1,4 +1,4 @@
-"""kea_fanvil.probe: what a phone makes of an answer; and the `probe` command without a network.
+"""kea_fanvil.probe.interpret: what a phone makes of an answer; `probe` without a network.
 
 Answers are built by hand as the servers send them (dnsmasq's trailing NUL included), and every
 expectation is written from the spec, not computed by the code under test.
@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kea_fanvil import cli_probe
-from kea_fanvil.cli import main
-from kea_fanvil.dhcp_client import DhcpTimeout, DoraResult
-from kea_fanvil.dhcp_packet import BOOTREPLY, DhcpMessage
-from kea_fanvil.probe import FALLBACK, common_file, interpret
+from kea_fanvil.cli import probe as cli_probe
+from kea_fanvil.cli.app import main
+from kea_fanvil.probe.dhcp_client import DhcpTimeout, DoraResult
+from kea_fanvil.probe.interpret import FALLBACK, common_file, interpret
+from kea_fanvil.wire.dhcp import BOOTREPLY, DhcpMessage
 
 MAC = "0c:38:3e:11:3a:f8"
 URL = "http://prov.example.com/fanvil/"

@@ -21,10 +21,9 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from kea_fanvil import options
 from kea_fanvil.engine import Engine, Request
 from kea_fanvil.errors import EncodingError, KeaFanvilError, PolicyError
-from kea_fanvil.identify import (
+from kea_fanvil.fanvil.identify import (
     PrefixMatcher,
     default_prefixes,
     format_mac,
@@ -34,8 +33,9 @@ from kea_fanvil.identify import (
     ouis_of_organization,
     parse_vendor_class,
 )
-from kea_fanvil.policy import Policy, site_overlaps
-from kea_fanvil.policy_file import load_policy, parse_policy
+from kea_fanvil.policy.loader import load_policy, parse_policy
+from kea_fanvil.policy.models import Policy, site_overlaps
+from kea_fanvil.wire import options
 
 FAST = settings(max_examples=200, deadline=None)
 MEDIUM = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

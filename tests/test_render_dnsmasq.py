@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kea_fanvil.errors import RenderError
-from kea_fanvil.policy_file import parse_policy
+from kea_fanvil.policy.loader import parse_policy
 from kea_fanvil.render import FullConfig
 from kea_fanvil.render.dnsmasq import render
 

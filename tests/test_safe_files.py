@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from kea_fanvil import safe_files
-from kea_fanvil.cli import main
+from kea_fanvil.cli.app import main
 from kea_fanvil.safe_files import UnsafeFile, read_bytes, write_atomic
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "dhcp-configs" / "example-policy.yaml"

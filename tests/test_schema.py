@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from kea_fanvil import PolicyError, parse_policy
-from kea_fanvil.cli import main
+from kea_fanvil.cli.app import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = {"version": 1, "provisioning": {"url": "http://prov.example.com/$mac.cfg"}}

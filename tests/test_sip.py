@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kea_fanvil.sip import (
+from kea_fanvil.wire.sip import (
     MAX_DATAGRAM,
     MAX_HEADERS,
     SipError,

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from ..errors import RenderError
-from ..policy import Policy
+from kea_fanvil.errors import RenderError
+from kea_fanvil.policy.models import Policy
 
 # A Linux interface name (IFNAMSIZ: 15 bytes) as the three servers take it on their command
 # lines and in their configuration: no spaces, quotes, '/', ',' or '#'.

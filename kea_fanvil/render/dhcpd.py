@@ -24,11 +24,11 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .. import options
-from ..engine import Engine
-from ..errors import RenderError
-from ..policy import Policy
-from . import FullConfig, comment_text, policy_digest
+from kea_fanvil.engine import Engine
+from kea_fanvil.errors import RenderError
+from kea_fanvil.policy.models import Policy
+from kea_fanvil.render import FullConfig, comment_text, policy_digest
+from kea_fanvil.wire import options
 
 TARGET = "dhcpd"
 CLASS = "fanvil"

@@ -38,11 +38,11 @@ import itertools
 import re
 from collections.abc import Iterable
 
-from .. import options
-from ..engine import Engine, encode_url_options
-from ..errors import RenderError
-from ..policy import Policy
-from . import FullConfig, check_custom_code, comment_text, policy_digest
+from kea_fanvil.engine import Engine, encode_url_options
+from kea_fanvil.errors import RenderError
+from kea_fanvil.policy.models import Policy
+from kea_fanvil.render import FullConfig, check_custom_code, comment_text, policy_digest
+from kea_fanvil.wire import options
 
 TARGET = "dnsmasq"
 PHONE_TAG = "fanvil"

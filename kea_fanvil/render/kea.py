@@ -43,12 +43,12 @@ import ipaddress
 import json
 from typing import Any
 
-from .. import options
-from ..engine import Engine, encode_url_options
-from ..errors import RenderError
-from ..kea_install import KeaInstall, KeaVersion
-from ..policy import Policy, Site
-from . import FullConfig, check_custom_code, policy_digest
+from kea_fanvil.engine import Engine, encode_url_options
+from kea_fanvil.errors import RenderError
+from kea_fanvil.kea_install import KeaInstall, KeaVersion
+from kea_fanvil.policy.models import Policy, Site
+from kea_fanvil.render import FullConfig, check_custom_code, policy_digest
+from kea_fanvil.wire import options
 
 TARGET = "kea"
 PHONE_CLASS = "FANVIL"

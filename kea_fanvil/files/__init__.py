@@ -1,0 +1,1 @@
+"""The provisioning files of a policy: build, version, encrypt and write them."""

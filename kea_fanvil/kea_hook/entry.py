@@ -1,0 +1,257 @@
+"""The only functions the C++ Kea hook calls (src/python_bridge.cc).
+
+The hook passes plain values and gets plain values back, so nothing here knows of Kea.
+
+- ``load`` never raises. It returns ``(outcome, text)``: ``("loaded", summary)``;
+  ``("kept", why)`` when the new policy is broken but one loaded earlier in this process stays
+  in force (Kea reloads hook libraries on ``config-reload``, and the interpreter, with this
+  module, survives that); or ``("invalid", why)`` when there is nothing to fall back on.
+- ``decide`` may raise on a real bug; the hook catches that, sends the response unchanged and
+  counts an error.
+- ``stop`` ends the file watcher and the inventory writer; the hook calls it before Kea
+  unloads the library, because both report through a function that lives in the library.
+
+Inventory: every matched request is handed to :class:`kea_fanvil.kea_hook.inventory.InventoryWriter`
+(a bounded buffer, a thread and SQLite), never waited for.
+
+Live reload: with ``reload_interval`` > 0 a daemon thread checks the policy file and its
+inventory (size, mtime, inode) every interval and, when they changed, loads the new policy
+and swaps it in. Requests in flight keep the engine they started with. A broken new policy
+leaves the old one in force; each broken version is reported once, not once per check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kea_fanvil.engine import Engine, RawDecision
+from kea_fanvil.errors import KeaFanvilError
+from kea_fanvil.kea_hook.inventory import DEFAULT_DB, InventoryWriter
+from kea_fanvil.policy.loader import load_policy, source_files
+from kea_fanvil.policy.models import Policy
+from kea_fanvil.redact import exposure_warnings, mask
+
+# (kind, path, text); kinds: "reloaded", "reload-failed", "warning" (path: the policy's),
+# "inventory-error" (path: the database's), "count" (path: a statistic's name, text: a number).
+RELOAD_SWITCH_INTERVAL = 0.0001  # seconds; see _Watcher.check
+WATCHER_NICENESS = 10  # added to the watcher thread's nice value (Linux: per thread)
+LogSink = Callable[[str, str, str], None]
+
+_engine: Engine | None = None
+_watcher: _Watcher | None = None
+_writer: InventoryWriter | None = None
+
+
+def load(
+    policy_path: str,
+    reload_interval: float = 0.0,
+    log: LogSink | None = None,
+    inventory: str | None = "",
+) -> tuple[str, str]:
+    """Load the policy for the hook; never raises (see the module docstring).
+
+    ``inventory`` is the SQLite file recording the phones seen ("" for none, None for
+    :data:`kea_fanvil.kea_hook.inventory.DEFAULT_DB`).
+    """
+    stop()
+    sink = log or _ignore
+    try:
+        engine = _build(policy_path)
+    except Exception as exc:  # the hook must get text, never a Python exception
+        why = _reason(policy_path, exc)
+        if _engine is None:
+            return ("invalid", why)
+        outcome = ("kept", why)
+        loaded: Policy | None = None
+    else:
+        _install(engine, first=True)
+        for warning in exposure_warnings(policy_path, engine.policy):
+            sink("warning", policy_path, warning)
+        outcome = ("loaded", summary(engine.policy))
+        loaded = engine.policy
+    if reload_interval > 0:
+        _start_watcher(policy_path, reload_interval, sink, loaded)
+    if inventory != "":
+        _start_inventory(inventory or DEFAULT_DB, sink)
+    return outcome
+
+
+def decide(
+    mac: bytes, opt60: bytes | None, opt55: bytes | None, giaddr: bytes, yiaddr: bytes
+) -> RawDecision | None:
+    """None when the client is not one of our phones, else (options, BOOTP file field)."""
+    engine = _engine  # one read: a reload swapping the engine cannot split a decision
+    if engine is None:
+        raise RuntimeError("decide() called before a policy was loaded")
+    result = engine.decide_raw(mac, opt60, opt55, giaddr, yiaddr)
+    writer = _writer
+    if result is not None and writer is not None:
+        # The raw facts only: the writer thread works out the rest, off the packet path.
+        writer.submit((time.time(), mac, opt60, opt55, giaddr, yiaddr, engine))
+    return result
+
+
+def stop() -> None:
+    """Stop the file watcher (waiting for a reload in progress to finish) and the inventory
+    writer (after it wrote what it holds)."""
+    global _watcher, _writer
+    watcher, _watcher = _watcher, None
+    if watcher is not None:
+        watcher.stop_event.set()
+        watcher.join()
+    writer, _writer = _writer, None
+    if writer is not None:
+        writer.stop()
+
+
+def summary(policy: Policy) -> str:
+    """One line on what a policy does, for Kea's log (passwords masked)."""
+    return mask(
+        f"{len(policy.devices)} devices, {len(policy.sites)} sites, "
+        f"default URL {policy.provisioning.url}"
+    )
+
+
+def _build(policy_path: str) -> Engine:
+    # The cyclic collector would run many times while a large policy is built, each time
+    # walking every object with the GIL held (measured: pauses of 120 ms for 100,000 devices,
+    # in which Kea's threads cannot decide). The new objects hold no cycles; _install freezes
+    # them. Also a third faster.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return Engine(load_policy(policy_path))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _reason(policy_path: str, exc: Exception) -> str:
+    if isinstance(exc, KeaFanvilError):
+        return mask(str(exc))
+    return mask(f"{policy_path}: unexpected {type(exc).__name__}: {exc}")
+
+
+def _install(engine: Engine, first: bool) -> None:
+    """Make ``engine`` the one decide() uses."""
+    global _engine
+    if first:
+        # A large inventory is hundreds of thousands of long-lived objects: keep the cyclic
+        # collector from walking them all, with the GIL held, in the middle of Kea's packet
+        # path. Once, at load time, a full collection is affordable.
+        gc.unfreeze()
+        _engine = engine
+        gc.collect()
+    else:
+        # A reload runs while Kea serves: a full collection would hold the GIL for a long
+        # moment. The old engine is freed by reference counting (it holds no cycles).
+        _engine = engine
+    gc.freeze()
+
+
+def _ignore(kind: str, path: str, text: str) -> None:
+    pass
+
+
+# --- the file watcher ---------------------------------------------------------------------------
+
+Signature = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+def _sources(policy_path: str, policy: Policy | None) -> list[Path]:
+    if policy is None:
+        return [Path(policy_path)]
+    return source_files(policy_path, policy)
+
+
+def _signature(paths: list[Path]) -> Signature:
+    """What identifies the files' current versions; a missing file has its own value."""
+    marks: list[tuple[str, tuple[int, ...]]] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+            marks.append((str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)))
+        except OSError as exc:
+            marks.append((str(path), (-1, exc.errno or 0)))
+    return tuple(marks)
+
+
+class _Watcher(threading.Thread):
+    def __init__(self, path: str, interval: float, sink: LogSink, loaded: Policy | None) -> None:
+        super().__init__(name="kea-fanvil-policy-watcher", daemon=True)
+        self.path = path
+        self.interval = interval
+        self.sink = sink
+        # The policy last loaded from `path` (None when it was broken at load time): its
+        # devices_file is watched along with the policy file.
+        self.loaded = loaded
+        self.seen = self.signature()  # the version last tried, loaded or not
+        self.stop_event = threading.Event()
+
+    def signature(self) -> Signature:
+        return _signature(_sources(self.path, self.loaded))
+
+    def run(self) -> None:
+        # Reloading is background work: on a busy machine Kea's own threads come first.
+        with contextlib.suppress(OSError):
+            tid = threading.get_native_id()
+            nice = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, nice + WATCHER_NICENESS))
+        while not self.stop_event.wait(self.interval):
+            try:
+                self.check()
+            except Exception as exc:  # the watcher must outlive any surprise
+                self.sink("reload-failed", self.path, _reason(self.path, exc))
+
+    def check(self) -> None:
+        now = self.signature()
+        if now == self.seen:
+            return
+        started = time.monotonic()
+        # While this thread holds the GIL, Kea's threads wait for it up to the switch interval
+        # (5 ms) per decision: a long load would starve them to about 200 decisions a second
+        # and Kea would drop packets. A short interval during the load lets them in often.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(RELOAD_SWITCH_INTERVAL)
+        try:
+            new = _build(self.path)
+        except Exception as exc:
+            self.seen = now
+            self.sink("reload-failed", self.path, _reason(self.path, exc))
+            return
+        finally:
+            sys.setswitchinterval(switch)
+        _install(new, first=False)
+        self.loaded = new.policy
+        # What was loaded is the version seen before the load: a file that changed while it
+        # ran keeps its earlier mark, so the next check loads it again instead of taking the
+        # change as loaded. (A file the new policy adds to the watch is marked as it is now.)
+        before = dict(now)
+        self.seen = tuple((path, before.get(path, mark)) for path, mark in self.signature())
+        took = time.monotonic() - started
+        self.sink("reloaded", self.path, f"{summary(new.policy)} (read in {took:.2f} s)")
+        for warning in exposure_warnings(self.path, new.policy):
+            self.sink("warning", self.path, warning)
+
+
+def _start_inventory(path: str, sink: LogSink) -> None:
+    global _writer
+
+    def report(kind: str, detail: str, text: str) -> None:
+        sink("inventory-error" if kind == "error" else kind, detail, text)
+
+    _writer = InventoryWriter(path, report)
+    _writer.start()
+
+
+def _start_watcher(path: str, interval: float, sink: LogSink, loaded: Policy | None) -> None:
+    global _watcher
+    _watcher = _Watcher(path, interval, sink, loaded)
+    _watcher.start()

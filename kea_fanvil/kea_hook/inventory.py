@@ -1,0 +1,436 @@
+"""The inventory of phones seen: one SQLite row per phone, written off Kea's packet path.
+
+The hook hands every matched request to :meth:`InventoryWriter.submit`, which only appends the
+raw facts to a bounded buffer (a full buffer drops the record and counts it; the DHCP response
+never waits). A writer thread turns them into rows in batches: it works out the full decision
+(how the phone matched, model, firmware, site) with the engine that answered, and upserts
+one row per MAC in one transaction. The database is in WAL mode, so ``kea-fanvil devices``
+reads while Kea writes. URLs are stored with their passwords masked: the inventory is a record
+of what happened, not a second copy of the policy's secrets.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kea_fanvil.fanvil.identify import VendorClass, parse_vendor_class
+from kea_fanvil.redact import mask
+
+if TYPE_CHECKING:
+    from kea_fanvil.engine import Engine
+
+DEFAULT_DB = "/var/lib/kea/kea-fanvil-inventory.sqlite3"
+SCHEMA_VERSION = 1
+BUFFER_LIMIT = 20_000  # records waiting for the writer; beyond, records are dropped and counted
+BATCH_INTERVAL = 0.25  # seconds between two batches
+BUSY_TIMEOUT_MS = 1_000  # how long a write waits for a reader's or another writer's lock
+REOPEN_INTERVAL = 30.0  # seconds between two attempts to open a database that failed
+ERROR_LOG_INTERVAL = 60.0  # seconds between two reports of the same kind of error
+REFRESH = 60.0  # seconds: a phone's unchanged row is brought up to date at most this often
+KNOWN_LIMIT = 500_000  # phones whose last written facts are remembered
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS phones (
+    mac TEXT PRIMARY KEY,          -- 0c:38:3e:11:3a:f8
+    matched_by TEXT NOT NULL,      -- device, vendor-class or oui
+    model TEXT NOT NULL,           -- from option 60, '' when it says none
+    firmware TEXT NOT NULL,
+    vendor_class TEXT NOT NULL,    -- option 60 as text, '' when absent
+    address TEXT NOT NULL,         -- the address offered or acknowledged
+    relay TEXT NOT NULL,           -- giaddr, '' when not relayed
+    site TEXT NOT NULL,
+    url TEXT NOT NULL,             -- password masked
+    boot_file TEXT NOT NULL,
+    first_seen REAL NOT NULL,      -- Unix time
+    last_seen REAL NOT NULL,
+    times_seen INTEGER NOT NULL    -- responses carrying a decision (OFFERs and ACKs)
+);
+CREATE INDEX IF NOT EXISTS phones_last_seen ON phones (last_seen);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_TOUCH = """
+UPDATE phones SET last_seen = max(last_seen, ?), times_seen = times_seen + ? WHERE mac = ?
+"""
+
+_UPSERT = """
+INSERT INTO phones VALUES (:mac, :matched_by, :model, :firmware, :vendor_class, :address,
+    :relay, :site, :url, :boot_file, :first_seen, :last_seen, :times_seen)
+ON CONFLICT (mac) DO UPDATE SET
+    matched_by = excluded.matched_by, model = excluded.model, firmware = excluded.firmware,
+    vendor_class = excluded.vendor_class, address = excluded.address, relay = excluded.relay,
+    site = excluded.site, url = excluded.url, boot_file = excluded.boot_file,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen),
+    times_seen = times_seen + excluded.times_seen
+"""
+
+
+@dataclass(frozen=True)
+class Phone:
+    """One row of the inventory."""
+
+    mac: str
+    matched_by: str
+    model: str
+    firmware: str
+    vendor_class: str
+    address: str
+    relay: str
+    site: str
+    url: str
+    boot_file: str
+    first_seen: float
+    last_seen: float
+    times_seen: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class InventoryError(Exception):
+    """The database cannot be opened or read (the text says which file and why)."""
+
+
+def _ours(db: sqlite3.Connection, path: Path) -> None:
+    """Raise InventoryError unless ``db`` is a kea-fanvil inventory of this schema."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" in tables:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version is not None and version[0] == str(SCHEMA_VERSION) and "phones" in tables:
+            return
+    raise InventoryError(
+        f"{path}: not a kea-fanvil inventory (schema {SCHEMA_VERSION}); it is left as it is"
+    )
+
+
+def connect(path: str | Path, create: bool) -> sqlite3.Connection:
+    """Open the inventory at ``path``.
+
+    ``create`` (the hook's writer): make the file and its schema when it is missing or empty;
+    an existing database that is not a kea-fanvil inventory is refused, never written to.
+    Otherwise (readers, `kea-fanvil devices`) read-only: nothing is created or changed, not
+    even the journal mode, whatever file ``path`` names."""
+    path = Path(path)
+    if not create:
+        return _open_read_only(path)
+    try:
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise InventoryError(f"{path}: not a regular file; the inventory is not written there")
+        fresh = not path.exists() or path.stat().st_size == 0
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Readable by the owner's group (admins), not by everyone: rows carry addresses.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640))
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except (sqlite3.Error, OSError) as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    try:
+        if not fresh:
+            _ours(db, path)  # before anything is written to a file someone else may own
+        db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a crash loses a batch
+        db.executescript(_SCHEMA)
+        version = str(SCHEMA_VERSION)
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (version,))
+        db.commit()
+        _ours(db, path)
+    except BaseException as exc:
+        # Closed here, not left to the garbage collector: Python 3.13 reports a connection it
+        # finalises (ResourceWarning), and a corrupt file must be closed before it is moved.
+        db.close()
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise InventoryError(f"{path}: {exc}") from exc
+        raise
+    return db
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise InventoryError(f"{path}: no such inventory (the hook creates it on first use)")
+    if not path.is_file():
+        raise InventoryError(f"{path}: not a regular file, so not a kea-fanvil inventory")
+    try:
+        # mode=ro: SQLite neither creates nor converts the file (an empty one stays empty).
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    try:
+        _ours(db, path)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise InventoryError(f"{path}: not a kea-fanvil inventory ({exc})") from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def read_phones(
+    path: str | Path, since: float | None = None, model: str | None = None
+) -> list[Phone]:
+    """The phones in the inventory, most recently seen first."""
+    db = connect(path, create=False)
+    try:
+        query = "SELECT * FROM phones WHERE 1"
+        args: list[Any] = []
+        if since is not None:
+            query += " AND last_seen >= ?"
+            args.append(since)
+        if model is not None:
+            query += " AND lower(model) = lower(?)"
+            args.append(model)
+        rows = db.execute(query + " ORDER BY last_seen DESC, mac", args).fetchall()
+    except sqlite3.Error as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    finally:
+        db.close()
+    return [Phone(*row) for row in rows]
+
+
+# --- the writer ----------------------------------------------------------------------------------
+
+# What the packet path hands over: (time, mac, option 60, option 55, giaddr, yiaddr, engine).
+Facts = tuple[float, bytes, bytes | None, bytes | None, bytes, bytes, "Engine"]
+# (kind, detail, text): ("error", the database path, why) or ("count", statistic name, number).
+Report = Callable[[str, str, str], None]
+
+
+def _address(raw: bytes) -> str:
+    return "" if raw == b"\0\0\0\0" or len(raw) != 4 else socket.inet_ntoa(raw)
+
+
+def by_mac(batch: Iterable[Facts]) -> dict[bytes, tuple[float, int, Facts]]:
+    """MAC -> (first time seen in the batch, records, latest facts)."""
+    latest: dict[bytes, tuple[float, int, Facts]] = {}
+    for facts in batch:
+        earlier = latest.get(facts[1])
+        if earlier is None:
+            latest[facts[1]] = (facts[0], 1, facts)
+        else:
+            latest[facts[1]] = (earlier[0], earlier[1] + 1, facts)
+    return latest
+
+
+_NO_VENDOR = VendorClass("", "", "", "")
+_vendor_classes: dict[bytes, VendorClass] = {}  # option 60 values repeat: parse each once
+
+
+def _vendor(opt60: bytes | None) -> VendorClass:
+    if not opt60:
+        return _NO_VENDOR
+    found = _vendor_classes.get(opt60)
+    if found is None:
+        if len(_vendor_classes) >= 4096:
+            _vendor_classes.clear()
+        found = _vendor_classes[opt60] = parse_vendor_class(opt60)
+    return found
+
+
+def sighting(first_seen: float, times: int, facts: Facts) -> dict[str, Any] | None:
+    """The upsert row for one phone, from its latest facts; None if it no longer matches."""
+    seen, mac, opt60, _, giaddr, yiaddr, engine = facts
+    explained = engine.explain(mac, opt60, giaddr, yiaddr)
+    if explained is None:
+        return None  # the policy changed in between; nothing to say about this client
+    matched_by, url, boot_file, site = explained
+    vendor = _vendor(opt60)
+    return {
+        "mac": mac.hex(":"),
+        "matched_by": matched_by,
+        "model": vendor.model,
+        "firmware": vendor.firmware,
+        "vendor_class": vendor.text,
+        "address": _address(yiaddr),
+        "relay": _address(giaddr),
+        "site": site or "",
+        "url": mask(url),
+        "boot_file": boot_file or "",
+        "first_seen": first_seen,
+        "last_seen": seen,
+        "times_seen": times,
+    }
+
+
+class InventoryWriter(threading.Thread):
+    """Owns the database; see the module docstring."""
+
+    def __init__(self, path: str, report: Report, limit: int = BUFFER_LIMIT) -> None:
+        super().__init__(name="kea-fanvil-inventory", daemon=True)
+        self.path = path
+        self.report = report
+        self.limit = limit
+        # deque.append and popleft are atomic under the GIL: no lock on the packet path.
+        self.buffer: collections.deque[Facts] = collections.deque()
+        self.dropped = 0  # not yet reported
+        self.stop_event = threading.Event()
+        self._db: sqlite3.Connection | None = None
+        self._next_open = 0.0
+        self._last_error: dict[str, float] = {}
+        # MAC -> (facts last written, when seen); MAC -> (last seen, records) not yet written.
+        self._known: dict[bytes, tuple[tuple[Any, ...], float]] = {}
+        self._pending: dict[bytes, tuple[float, int]] = {}
+        self._next_catch_up = 0.0
+
+    def submit(self, facts: Facts) -> None:
+        """Called by the packet path: never blocks, never raises."""
+        if len(self.buffer) < self.limit:
+            self.buffer.append(facts)
+        else:
+            self.dropped += 1  # a lost increment under a race only undercounts drops
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):  # background work: Kea's threads come first
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+        while not self.stop_event.wait(BATCH_INTERVAL):
+            self.flush()
+        self.flush(final=True)
+        self.close()
+
+    def close(self) -> None:
+        """Close the database (the thread does on exit; callers that only flush, here)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def stop(self) -> None:
+        """Write what is buffered and end the thread."""
+        self.stop_event.set()
+        self.join()
+
+    def flush(self, final: bool = False) -> None:
+        batch: list[Facts] = []
+        try:
+            while True:
+                batch.append(self.buffer.popleft())
+        except IndexError:
+            pass
+        lost, self.dropped = self.dropped, 0
+        if batch or (final and self._pending):
+            db = self._open()  # reports its own failures
+            try:
+                if db is None:
+                    lost += len(batch)
+                else:
+                    self._write(db, batch, final)
+                    self.report("count", "fanvil-inventory-recorded", str(len(batch)))
+            except Exception as exc:  # the writer must outlive any surprise
+                lost += len(batch)
+                self._error(type(exc).__name__, str(exc))
+        if lost:
+            self.report("count", "fanvil-inventory-dropped", str(lost))
+
+    def _write(self, db: sqlite3.Connection, batch: list[Facts], final: bool = False) -> None:
+        # A phone renewing or a DORA repeated gives the same facts again: working out the full
+        # decision (about 25 us) and rewriting the row for each would cost more CPU than the
+        # DHCP exchange itself. Unchanged facts only bump an in-memory counter; the row catches
+        # up at most REFRESH seconds later.
+        rows: list[dict[str, Any]] = []
+        written: dict[bytes, tuple[tuple[Any, ...], float]] = {}
+        for n, (mac, (first_seen, times, facts)) in enumerate(by_mac(batch).items()):
+            if n % 32 == 31:
+                # Let Kea's threads in: they would otherwise wait up to Python's switch
+                # interval (5 ms) for the GIL while this loop holds it.
+                time.sleep(0)
+            key = (facts[2], facts[3], facts[4], facts[5], id(facts[6]))
+            known = self._known.get(mac)
+            if known is not None and known[0] == key and facts[0] - known[1] < REFRESH:
+                last, count = self._pending.get(mac, (facts[0], 0))
+                self._pending[mac] = (max(last, facts[0]), count + times)
+                continue
+            _, pending = self._pending.pop(mac, (0.0, 0))
+            row = sighting(first_seen, times + pending, facts)
+            if row is not None:
+                rows.append(row)
+                written[mac] = (key, facts[0])
+        touches = self._due(final)
+        try:
+            with db:  # one transaction per batch
+                db.executemany(_UPSERT, rows)
+                db.executemany(_TOUCH, touches)
+        except sqlite3.DatabaseError as exc:
+            if not isinstance(exc, sqlite3.OperationalError):  # corrupt, not merely locked
+                self._set_aside(db)
+            raise
+        if len(self._known) > KNOWN_LIMIT:
+            self._known.clear()  # bounded memory; the cost is one full rewrite per phone
+        self._known.update(written)
+
+    def _due(self, final: bool) -> list[tuple[float, int, str]]:
+        """(last seen, count, MAC) updates for the phones whose pending counts are due."""
+        now = time.monotonic()
+        if not final and now < self._next_catch_up:
+            return []
+        self._next_catch_up = now + REFRESH / 4
+        due = []
+        for mac, (last, count) in list(self._pending.items()):
+            known = self._known.get(mac)
+            if final or known is None or last - known[1] >= REFRESH:
+                del self._pending[mac]
+                if known is not None:
+                    self._known[mac] = (known[0], last)
+                due.append((last, count, ":".join(f"{b:02x}" for b in mac)))
+        return due
+
+    def _open(self) -> sqlite3.Connection | None:
+        if self._db is not None:
+            return self._db
+        now = time.monotonic()
+        if now < self._next_open:
+            return None
+        self._next_open = now + REOPEN_INTERVAL
+        try:
+            self._db = connect(self.path, create=True)
+        except InventoryError as exc:
+            if self._is_corrupt(exc):
+                self._set_aside(None)
+                with contextlib.suppress(InventoryError):
+                    self._db = connect(self.path, create=True)
+                    return self._db
+            self._error("open", str(exc))
+        return self._db
+
+    @staticmethod
+    def _is_corrupt(exc: InventoryError) -> bool:
+        cause = exc.__cause__
+        return isinstance(cause, sqlite3.DatabaseError) and not isinstance(
+            cause, sqlite3.OperationalError
+        )
+
+    def _set_aside(self, db: sqlite3.Connection | None) -> None:
+        """Move a corrupt database out of the way (kept for inspection) and start afresh."""
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+        self._db = None
+        self._next_open = 0.0
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = f"{self.path}.corrupt-{stamp}"
+        try:
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(self.path + suffix, aside + suffix)
+        except OSError as exc:
+            self._error("set-aside", f"{self.path} is corrupt and cannot be moved aside: {exc}")
+            return
+        self.report(
+            "error", self.path, f"the database was corrupt; moved to {aside}, new one started"
+        )
+
+    def _error(self, kind: str, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_error.get(kind, -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
+            self._last_error[kind] = now
+            self.report("error", self.path, text)

@@ -1,0 +1,229 @@
+#include "fanvil_impl.h"
+
+#include <dhcp/dhcp4.h>
+#include <exceptions/exceptions.h>
+#include <stats/stats_mgr.h>
+
+#include "fanvil_log.h"
+
+using namespace isc::data;
+using namespace isc::dhcp;
+
+namespace fanvil {
+namespace {
+
+// StatsMgr guards its state with a mutex (Kea >= 1.8), so worker threads may add directly.
+const char* const STAT_MATCHED = "pkt4-fanvil-matched";
+const char* const STAT_CHANGED = "pkt4-fanvil-changed";
+const char* const STAT_ERRORS = "pkt4-fanvil-errors";
+const char* const STAT_RELOADS = "fanvil-policy-reloads";
+const char* const STAT_RELOAD_FAILURES = "fanvil-policy-reload-failures";
+const char* const STAT_INVENTORY_RECORDED = "fanvil-inventory-recorded";
+const char* const STAT_INVENTORY_DROPPED = "fanvil-inventory-dropped";
+
+void bump(const char* name) {
+    isc::stats::StatsMgr::instance().addValue(name, int64_t(1));
+}
+
+std::string stringParam(const ConstElementPtr& value, const std::string& name) {
+    if (value->getType() != Element::string) {
+        isc_throw(isc::BadValue, "'" << name << "' must be a string");
+    }
+    return value->stringValue();
+}
+
+std::optional<Bytes> optionData(Pkt4& pkt, uint16_t code) {
+    OptionPtr opt = pkt.getOption(code);
+    // toBinary, not getData: typed options (55 is a uint8 array) keep their value elsewhere.
+    if (opt) return opt->toBinary(false);
+    return std::nullopt;
+}
+
+// Masks the password of every URL in `text` ("user:****@"), for lines that quote a URL from
+// outside the Python side's own masking (exception texts). Mirrors kea_fanvil.redact.mask.
+std::string maskSecrets(std::string text) {
+    size_t pos = 0;
+    while ((pos = text.find("://", pos)) != std::string::npos) {
+        size_t start = pos + 3;
+        size_t end = text.find_first_of("/?# \t\n'\"", start);
+        if (end == std::string::npos) end = text.size();
+        size_t at = text.rfind('@', end);
+        size_t colon = text.find(':', start);
+        if (at != std::string::npos && at >= start && colon < at && at > colon + 1) {
+            text.replace(colon + 1, at - colon - 1, "****");
+            end = colon + 6;
+        }
+        pos = end;
+    }
+    return text;
+}
+
+// Reports from the Python side's threads (policy watcher, inventory writer; GIL held).
+void logFromPython(const std::string& kind, const std::string& path, const std::string& text) {
+    if (kind == "count") {
+        // Only our own statistics: the Python side must not be able to touch Kea's.
+        if (path == STAT_INVENTORY_RECORDED || path == STAT_INVENTORY_DROPPED) {
+            isc::stats::StatsMgr::instance().addValue(path, int64_t(std::stoll(text)));
+        }
+    } else if (kind == "inventory-error") {
+        LOG_ERROR(fanvil_logger, FANVIL_INVENTORY_ERROR).arg(path).arg(maskSecrets(text));
+    } else if (kind == "reloaded") {
+        bump(STAT_RELOADS);
+        LOG_INFO(fanvil_logger, FANVIL_POLICY_RELOADED).arg(path).arg(maskSecrets(text));
+    } else if (kind == "reload-failed") {
+        bump(STAT_RELOAD_FAILURES);
+        LOG_ERROR(fanvil_logger, FANVIL_POLICY_RELOAD_FAILED).arg(path).arg(maskSecrets(text));
+    } else {
+        LOG_WARN(fanvil_logger, FANVIL_POLICY_WARNING).arg(path).arg(maskSecrets(text));
+    }
+}
+
+} // namespace
+
+Config Config::parse(const ConstElementPtr& params) {
+    if (!params || params->getType() != Element::map) {
+        isc_throw(isc::BadValue, "parameters with at least 'policy' are required");
+    }
+    Config c;
+    for (const auto& [name, value] : params->mapValue()) {
+        if (name == "policy") {
+            c.policy = stringParam(value, name);
+        } else if (name == "python") {
+            c.python = stringParam(value, name);
+        } else if (name == "python-path") {
+            if (value->getType() == Element::string) {
+                c.python_path.push_back(value->stringValue());
+            } else if (value->getType() == Element::list) {
+                for (const auto& entry : value->listValue()) {
+                    c.python_path.push_back(stringParam(entry, "python-path entries"));
+                }
+            } else {
+                isc_throw(isc::BadValue, "'python-path' must be a string or a list of strings");
+            }
+        } else if (name == "error-log-interval") {
+            if (value->getType() != Element::integer || value->intValue() < 0) {
+                isc_throw(isc::BadValue, "'error-log-interval' must be an integer >= 0 (seconds)");
+            }
+            c.error_log_interval = static_cast<long>(value->intValue());
+        } else if (name == "policy-reload-interval") {
+            double seconds = value->getType() == Element::integer ? double(value->intValue())
+                             : value->getType() == Element::real  ? value->doubleValue()
+                                                                  : -1.0;
+            if (!(seconds >= 0.0 && seconds <= 86400.0)) {
+                isc_throw(isc::BadValue, "'policy-reload-interval' must be a number of seconds "
+                          "from 0 (no reloading) to 86400");
+            }
+            c.policy_reload_interval = seconds;
+        } else if (name == "inventory") {
+            c.inventory = stringParam(value, name);
+        } else {
+            // A typo ("polciy") would otherwise be silently ignored.
+            isc_throw(isc::BadValue, "unknown parameter '" << name << "' (known: policy, python, "
+                      "python-path, error-log-interval, policy-reload-interval, inventory)");
+        }
+    }
+    if (c.policy.empty()) {
+        isc_throw(isc::BadValue, "'policy' (the path of the policy file) is required");
+    }
+    if (c.python.empty()) isc_throw(isc::BadValue, "'python' must not be empty");
+    return c;
+}
+
+std::optional<std::string> ErrorThrottle::admit(Kind kind) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mutex_);
+    Slot& s = slots_[kind];
+    if (s.last && now - *s.last < interval_) {
+        ++s.suppressed;
+        return std::nullopt;
+    }
+    std::string suffix;
+    if (s.suppressed) {
+        suffix = " (" + std::to_string(s.suppressed) + " more since the last report)";
+    }
+    s.last = now;
+    s.suppressed = 0;
+    return suffix;
+}
+
+FanvilImpl::FanvilImpl(const Config& config)
+    : policy_(config.python, config.python_path, config.policy, config.policy_reload_interval,
+              config.inventory, logFromPython),
+      throttle_(config.error_log_interval) {
+    auto& stats = isc::stats::StatsMgr::instance();
+    for (const char* name : {STAT_MATCHED, STAT_CHANGED, STAT_ERRORS}) {
+        stats.setValue(name, int64_t(0));
+    }
+    // Not zeroed: the watcher may already have reported before this line. Started at 0 only
+    // if absent, so they are listed from the start and survive nothing but a restart.
+    for (const char* name : {STAT_RELOADS, STAT_RELOAD_FAILURES, STAT_INVENTORY_RECORDED,
+                             STAT_INVENTORY_DROPPED}) {
+        if (!stats.getObservation(name)) stats.setValue(name, int64_t(0));
+    }
+}
+
+Request FanvilImpl::marshal(Pkt4& query, const Pkt4& response) {
+    Request r;
+    if (HWAddrPtr hw = query.getHWAddr()) r.mac = hw->hwaddr_;
+    r.opt60 = optionData(query, DHO_VENDOR_CLASS_IDENTIFIER);
+    r.opt55 = optionData(query, DHO_DHCP_PARAMETER_REQUEST_LIST);
+    r.giaddr = query.getGiaddr().toBytes();
+    r.yiaddr = response.getYiaddr().toBytes();
+    return r;
+}
+
+void FanvilImpl::apply(const Decision& decision, Pkt4& response) {
+    for (const auto& [code, data] : decision.options) {
+        // A decision replaces whatever Kea's configuration put there; a packet may hold
+        // several instances of a code, so delete until none is left.
+        while (response.delOption(code)) {}
+        response.addOption(OptionPtr(new Option(Option::V4, code, data)));
+    }
+    if (decision.boot_file) {
+        response.setFile(decision.boot_file->data(), decision.boot_file->size());
+    }
+}
+
+void FanvilImpl::process(const Pkt4Ptr& query, const Pkt4Ptr& response) {
+    ErrorThrottle::Kind kind = ErrorThrottle::PACKET;
+    std::string what;
+    try {
+        uint8_t type = response->getType();
+        if (type != DHCPOFFER && type != DHCPACK) return;
+        std::optional<Decision> decision = policy_.decide(marshal(*query, *response));
+        if (!decision) return;
+        bump(STAT_MATCHED);
+        if (decision->options.empty() && !decision->boot_file) return;
+        apply(*decision, *response);
+        bump(STAT_CHANGED);
+        return;
+    } catch (const PythonError& ex) {
+        kind = ErrorThrottle::DECIDE;
+        what = ex.what();
+    } catch (const BadDecision& ex) {
+        kind = ErrorThrottle::DECISION;
+        what = ex.what();
+    } catch (const std::exception& ex) {
+        what = ex.what();
+    } catch (...) {
+        what = "unknown exception";
+    }
+    try {
+        report(kind, query->getLabel(), what);
+    } catch (...) {
+        // Reporting must not be the thing that lets an exception escape into Kea.
+    }
+}
+
+void FanvilImpl::report(ErrorThrottle::Kind kind, const std::string& label,
+                        const std::string& what) {
+    bump(STAT_ERRORS);
+    std::optional<std::string> suffix = throttle_.admit(kind);
+    if (!suffix) return;
+    const isc::log::MessageID& id = kind == ErrorThrottle::DECIDE   ? FANVIL_DECIDE_FAILED
+                                    : kind == ErrorThrottle::DECISION ? FANVIL_BAD_DECISION
+                                                                      : FANVIL_PACKET_ERROR;
+    LOG_ERROR(fanvil_logger, id).arg(label).arg(maskSecrets(what)).arg(*suffix);
+}
+
+} // namespace fanvil

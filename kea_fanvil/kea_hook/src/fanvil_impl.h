@@ -1,0 +1,90 @@
+// FanvilImpl: what the callouts hand off to. Parses the hook parameters, owns the Python policy,
+// turns a query/response pair into plain values and applies the decision to the response.
+#ifndef FANVIL_IMPL_H
+#define FANVIL_IMPL_H
+
+#include <cc/data.h>
+#include <dhcp/pkt4.h>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "python_bridge.h"
+
+namespace fanvil {
+
+#ifndef FANVIL_DEFAULT_PYTHON  // normally the venv interpreter, set by the Makefile
+#define FANVIL_DEFAULT_PYTHON "/usr/bin/python3"
+#endif
+
+// The validated hook parameters:
+//   policy              path of the policy file, handed to hook_entry.load() (required)
+//   python              interpreter whose venv to embed (only the first load in a process counts)
+//   python-path         string or list of strings prepended to sys.path (tests, development)
+//   error-log-interval  seconds between two log lines of the same kind of per-packet failure
+//   policy-reload-interval  seconds between two checks of the policy files for changes (0: off)
+//   inventory           SQLite file recording the phones seen ("" turns it off; absent: the
+//                       default of kea_fanvil.kea_hook.inventory)
+struct Config {
+    std::string policy;
+    std::string python = FANVIL_DEFAULT_PYTHON;
+    std::vector<std::string> python_path;
+    long error_log_interval = 60;  // seconds; 0 logs every failure
+    double policy_reload_interval = 5.0;
+    std::optional<std::string> inventory;
+
+    // Throws isc::BadValue naming the offending parameter.
+    static Config parse(const isc::data::ConstElementPtr& params);
+};
+
+// At most one log line per kind of failure per interval, so a broken policy cannot flood the
+// log at thousands of packets per second; the line says how many were suppressed.
+class ErrorThrottle {
+public:
+    enum Kind { DECIDE, DECISION, PACKET, KINDS };
+    explicit ErrorThrottle(long interval_seconds) : interval_(interval_seconds) {}
+    // nullopt: stay quiet; otherwise the suffix for the log line ("" or the suppressed count).
+    std::optional<std::string> admit(Kind kind);
+private:
+    struct Slot {
+        std::optional<std::chrono::steady_clock::time_point> last;
+        uint64_t suppressed = 0;
+    };
+    std::chrono::seconds interval_;
+    std::mutex mutex_;
+    std::array<Slot, KINDS> slots_;
+};
+
+class FanvilImpl {
+public:
+    // Starts Python if needed and loads the policy; throws PolicyInvalid or any other
+    // std::exception on failure. Zeroes the statistics so they are listed from the start.
+    explicit FanvilImpl(const Config& config);
+
+    // Never throws; on any failure the response is left exactly as Kea built it.
+    void process(const isc::dhcp::Pkt4Ptr& query, const isc::dhcp::Pkt4Ptr& response);
+
+    const std::string& pythonExecutable() const { return policy_.executable(); }
+    // See PythonPolicy::keptPrevious() and detail().
+    bool keptPrevious() const { return policy_.keptPrevious(); }
+    const std::string& policyDetail() const { return policy_.detail(); }
+
+private:
+    static Request marshal(isc::dhcp::Pkt4& query, const isc::dhcp::Pkt4& response);
+    static void apply(const Decision& decision, isc::dhcp::Pkt4& response);
+    void report(ErrorThrottle::Kind kind, const std::string& label, const std::string& what);
+
+    PythonPolicy policy_;
+    ErrorThrottle throttle_;
+};
+
+using FanvilImplPtr = std::shared_ptr<FanvilImpl>;
+
+} // namespace fanvil
+
+#endif // FANVIL_IMPL_H

@@ -1,0 +1,87 @@
+// The embedded CPython side of the hook: starts the interpreter once per process, calls
+// kea_fanvil.kea_hook.entry, and converts values both ways. Knows nothing of Kea, so Python.h stays
+// out of the Kea-facing headers.
+#ifndef FANVIL_PYTHON_BRIDGE_H
+#define FANVIL_PYTHON_BRIDGE_H
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+typedef struct _object PyObject;  // same declaration as Python's object.h
+
+namespace fanvil {
+
+using Bytes = std::vector<uint8_t>;
+
+// Plain values taken from the query/response, the arguments of hook_entry.decide().
+struct Request {
+    Bytes mac;
+    std::optional<Bytes> opt60;
+    std::optional<Bytes> opt55;
+    Bytes giaddr;
+    Bytes yiaddr;
+};
+
+// A fully converted and checked decide() result: nothing is applied before this exists.
+struct Decision {
+    std::vector<std::pair<uint8_t, Bytes>> options;
+    std::optional<Bytes> boot_file;
+};
+
+// Python raised (the text is "Type: message (file:line)").
+struct PythonError : std::runtime_error { using std::runtime_error::runtime_error; };
+// decide() returned something outside the contract.
+struct BadDecision : std::runtime_error { using std::runtime_error::runtime_error; };
+// hook_entry.load() rejected the policy; the text is the Python side's explanation.
+struct PolicyInvalid : std::runtime_error { using std::runtime_error::runtime_error; };
+
+// Receives what the Python side reports on its own (the policy watcher's reloads, warnings):
+// kind ("reloaded", "reload-failed", "warning", "inventory-error", "count"), path (or the
+// statistic's name for "count"), text (the number for "count"). Called from a Python thread
+// with the GIL held, so it must not call back into Python.
+using LogSink = void (*)(const std::string& kind, const std::string& path,
+                         const std::string& text);
+
+class PythonPolicy {
+public:
+    // Starts the interpreter if this process has none yet (else keeps it), prepends
+    // `extra_paths` to sys.path, imports kea_fanvil.kea_hook.entry and loads the policy, watching
+    // it for changes every `reload_interval` seconds (0: never). Throws PolicyInvalid, or
+    // std::runtime_error for everything else.
+    // `inventory`: the SQLite file of phones seen; "" for none, nullopt for the default.
+    PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
+                 const std::string& policy_path, double reload_interval,
+                 const std::optional<std::string>& inventory, LogSink sink);
+    // Stops the watcher (waiting for a reload in progress) before the library can go away.
+    ~PythonPolicy();
+    PythonPolicy(const PythonPolicy&) = delete;
+    PythonPolicy& operator=(const PythonPolicy&) = delete;
+
+    // Safe from any thread. nullopt: not a matched phone. Throws PythonError or BadDecision.
+    std::optional<Decision> decide(const Request& request) const;
+
+    // sys.executable of the running interpreter (may differ from the requested one when the
+    // interpreter was started by an earlier load with another `python`).
+    const std::string& executable() const { return executable_; }
+
+    // True when the policy file was broken but a policy loaded earlier in this process (before
+    // a config-reload) stays in force; detail() then says why.
+    bool keptPrevious() const { return kept_; }
+    // The loaded policy's summary, or why the previous one was kept.
+    const std::string& detail() const { return detail_; }
+
+private:
+    PyObject* decide_ = nullptr;
+    PyObject* stop_ = nullptr;
+    std::string executable_;
+    bool kept_ = false;
+    std::string detail_;
+};
+
+} // namespace fanvil
+
+#endif // FANVIL_PYTHON_BRIDGE_H

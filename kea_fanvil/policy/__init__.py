@@ -1,0 +1,1 @@
+"""The policy: its models, the YAML/CSV loader, its checks and the secrets it holds."""
