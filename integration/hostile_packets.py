@@ -32,8 +32,9 @@ from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address
 from typing import Any
 
+from kea_fanvil.errors import DhcpPacketError
 from kea_fanvil.probe.dhcp_client import ETH_P_IP, build_frame, parse_frame
-from kea_fanvil.wire.dhcp import DhcpMessage, DhcpPacketError
+from kea_fanvil.wire.dhcp import DhcpMessage
 
 COOKIE = bytes((99, 130, 83, 99))
 HEADER = struct.Struct("!BBBBIHH4s4s4s4s16s64s128s")  # RFC 2131 section 2, 236 octets

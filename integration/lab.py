@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 import run_client  # beside this file; integration/ is on sys.path (pytest's rootdir insertion)
 
-from kea_fanvil import kea_install
-from kea_fanvil.probe import dhcp_client
+from kea_fanvil import errors, kea_install
+from kea_fanvil.errors import DhcpClientError, DhcpNak
 from kea_fanvil.probe.dhcp_client import DoraResult
 from kea_fanvil.render.kea import control_socket as control_socket_config
 
@@ -255,9 +255,9 @@ def call_in_netns(ns: str, call: str, process_timeout: float = 30.0, **kwargs: A
     if code != 0 or not isinstance(reply, dict):
         raise RuntimeError(f"client {call} crashed ({code}):\n{stderr}")
     if "error" in reply:
-        error_type = getattr(dhcp_client, reply["error"]["type"], dhcp_client.DhcpClientError)
-        if error_type is dhcp_client.DhcpNak:
-            error_type = dhcp_client.DhcpClientError
+        error_type = getattr(errors, reply["error"]["type"], DhcpClientError)
+        if error_type is DhcpNak:
+            error_type = DhcpClientError
         raise error_type(reply["error"]["message"])
     return run_client.decode(reply["result"])
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Any
 
+from kea_fanvil.errors import DhcpClientError
 from kea_fanvil.probe import dhcp_client
 from kea_fanvil.wire.dhcp import DhcpMessage
 
@@ -76,7 +77,7 @@ def main(argv: list[str]) -> int:
     function = CALLS[request["call"]]
     try:
         result = function(**decode(request.get("kwargs", {})))
-    except dhcp_client.DhcpClientError as exc:
+    except DhcpClientError as exc:
         print(json.dumps({"error": {"type": type(exc).__name__, "message": str(exc)}}))
         return 0
     print(json.dumps({"result": encode(result)}))

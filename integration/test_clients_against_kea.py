@@ -32,8 +32,9 @@ from lab import (
     wait_for_statistic,
 )
 
+from kea_fanvil.errors import DhcpTimeout, InterfaceError
 from kea_fanvil.kea_install import installed
-from kea_fanvil.probe.dhcp_client import DhcpTimeout, DoraResult, InterfaceError
+from kea_fanvil.probe.dhcp_client import DoraResult
 from kea_fanvil.wire.dhcp import BOOTREPLY, DHCPACK, DHCPOFFER, FLAG_BROADCAST
 
 URL = "http://198.18.0.1/Fanvil/$mac.cfg"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from kea_fanvil.engine import Decision, Engine, Request, decide
-from kea_fanvil.errors import EncodingError, KeaFanvilError, PolicyError, PolicyProblem, RenderError
+from kea_fanvil.errors import EncodingError, KeaFanvilError, PolicyError, RenderError
 from kea_fanvil.fanvil.identify import VendorClass, normalize_mac, parse_vendor_class
 from kea_fanvil.policy.loader import load_policy, parse_policy
 from kea_fanvil.policy.models import Delivery, Device, Match, Policy, Provisioning, Site
-
-__version__ = "0.1.0"
+from kea_fanvil.policy.problems import PolicyProblem
+from kea_fanvil.version import __version__
 
 __all__ = [
     "Decision",

@@ -18,7 +18,6 @@ from kea_fanvil.fanvil.identify import (
     PrefixMatcher,
     VendorClass,
     mac_bytes,
-    ouis_of_organization,
     parse_vendor_class,
 )
 from kea_fanvil.policy.models import Delivery, Policy
@@ -87,10 +86,7 @@ class Engine:
         self._vendor_prefixes = tuple(
             p.lower().encode() for p in policy.match.vendor_class_prefixes
         )
-        prefixes = list(policy.match.ouis)
-        for org in policy.match.oui_organizations:
-            prefixes += [p for p, _ in ouis_of_organization(org)]
-        self.mac_prefixes = tuple(dict.fromkeys(prefixes))
+        self.mac_prefixes = policy.match.mac_prefixes()
         self._prefixes = PrefixMatcher(self.mac_prefixes)
         self._devices = {
             mac_bytes(d.mac): _Device(d.name or d.mac, d.url, d.boot_file) for d in policy.devices

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kea_fanvil import safe_files
+from kea_fanvil.errors import KeaNotFound
 
 __all__ = [
     "HOOK_LIBRARY_NAME",
@@ -44,8 +45,6 @@ _PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 KeaVersion = tuple[int, int, int]
 
 
-class KeaNotFound(Exception):
-    """kea-dhcp4 is not installed, or did not say what it is."""
 
 
 # A release line given without its patch number ("2.6") stands for its newest release: the

@@ -1,25 +1,20 @@
-"""Credentials in provisioning URLs: find them, mask them, warn when a policy file exposes them.
+"""Passwords in provisioning URLs: find them and mask them (a leaf: imports nothing of ours).
 
 Fanvil phones take the HTTP/FTP user and password from the provisioning URL itself
 (``http://user:password@host/path``, spec section 4.1), so a policy has to hold them. Everything
 kea-fanvil prints or logs shows them as ``user:****@`` unless the admin asks for them
 (``--show-secrets``); the rendered server configurations are the exception, because a server
-cannot hand out a masked URL.
+cannot hand out a masked URL. Which fields of a policy hold secrets is
+:mod:`kea_fanvil.policy.secrets`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import stat
-from pathlib import Path
-from typing import TYPE_CHECKING, overload
+from typing import overload
 from urllib.parse import urlsplit
 
-from kea_fanvil.policy.files import secret_fields
-
-if TYPE_CHECKING:  # errors.py imports this module; policy.py imports errors.py
-    from kea_fanvil.policy.models import Policy
+__all__ = ["MASK", "has_credentials", "mask", "shown"]
 
 MASK = "****"
 
@@ -54,59 +49,3 @@ def has_credentials(url: str) -> bool:
         return bool(urlsplit(url).password)
     except ValueError:
         return False
-
-
-def credential_fields(policy: Policy) -> list[str]:
-    """The policy fields (e.g. ``sites[1].url``) whose URL holds a password, in file order."""
-    found = []
-    if has_credentials(policy.provisioning.url):
-        found.append("provisioning.url")
-    found += [
-        f"sites[{i}].url" for i, s in enumerate(policy.sites) if s.url and has_credentials(s.url)
-    ]
-    found += [
-        f"devices[{i}].url"
-        for i, d in enumerate(policy.devices)
-        if d.url and has_credentials(d.url)
-    ]
-    return found
-
-
-def exposure_warnings(policy_path: str | Path, policy: Policy) -> list[str]:
-    """Warnings for files of this policy that every local user can read while holding passwords.
-
-    The policy file is checked when one of its own URLs holds a password, or its file
-    settings hold an encryption key or a password; an inventory (``devices_file``) when one of
-    the inventory's own URLs does.
-    """
-    fields = credential_fields(policy)
-    # Keys and passwords for the provisioning files live in the policy file, never the CSV.
-    in_files = secret_fields(policy)
-    if not fields and not in_files:
-        return []
-    from_csv = [
-        f
-        for f in fields
-        if f.startswith("devices[") and int(f[8 : f.index("]")]) >= policy.inline_devices
-    ]
-    path = Path(policy_path)
-    files = [(path, [f for f in fields if f not in from_csv] + in_files)]
-    if policy.devices_file:
-        files.append((path.parent / policy.devices_file, from_csv))
-    warnings = []
-    for file, holding in files:
-        if not holding:
-            continue
-        try:
-            mode = os.stat(file).st_mode
-        except OSError:
-            continue  # unreadable now: the loader reports that, not us
-        if mode & stat.S_IROTH:
-            shown = ", ".join(holding[:3]) + (
-                f" and {len(holding) - 3} more" if len(holding) > 3 else ""
-            )
-            warnings.append(
-                f"{file} is readable by every user (mode {stat.S_IMODE(mode):04o}) and holds "
-                f"passwords in {shown}; restrict it, e.g. chmod o-r {file}"
-            )
-    return warnings

@@ -20,6 +20,8 @@ import os
 import stat
 from pathlib import Path
 
+from kea_fanvil.errors import UnsafeFile
+
 __all__ = ["MAX_POLICY_BYTES", "UnsafeFile", "read_bytes", "read_text", "write_atomic"]
 
 # A policy with 100,000 devices inline is about 10 MB; a CSV inventory of a million phones
@@ -27,8 +29,6 @@ __all__ = ["MAX_POLICY_BYTES", "UnsafeFile", "read_bytes", "read_text", "write_a
 MAX_POLICY_BYTES = 64 * 1024 * 1024
 
 
-class UnsafeFile(OSError):
-    """A file that is refused (not a regular file, too large, a dangerous target)."""
 
 
 def _kind(mode: int) -> str:

@@ -11,9 +11,10 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kea_fanvil import redact as credentials
+from kea_fanvil import redact
 from kea_fanvil.cli.app import main
 from kea_fanvil.errors import PolicyError
+from kea_fanvil.policy import secrets
 from kea_fanvil.policy.loader import load_policy, parse_policy
 
 SECRET = "s3cr:et"  # a ":" inside the password, as RFC 3986 allows
@@ -60,7 +61,7 @@ def policy(tmp_path: Path) -> Path:
     ],
 )
 def test_mask(text: str, masked: str) -> None:
-    assert credentials.mask(text) == masked
+    assert redact.mask(text) == masked
 
 
 @given(
@@ -73,22 +74,22 @@ def test_mask(text: str, masked: str) -> None:
 )
 def test_mask_never_leaks_a_password_urlsplit_sees(user: str, password: str) -> None:
     url = f"http://{user}:{password}@prov.example.com/$mac.cfg"
-    masked = credentials.mask(f"URL {url!r} has a bad port")
-    assert f"{user}:{credentials.MASK}@prov.example.com" in masked
+    masked = redact.mask(f"URL {url!r} has a bad port")
+    assert f"{user}:{redact.MASK}@prov.example.com" in masked
     if "[" not in password and "]" not in password:  # else urlsplit refuses the whole URL
-        assert credentials.has_credentials(url)
+        assert redact.has_credentials(url)
 
 
 def test_credential_fields_and_world_readable_warning(policy: Path) -> None:
     loaded = load_policy(policy)
-    assert credentials.credential_fields(loaded) == ["provisioning.url", "devices[0].url"]
-    assert credentials.exposure_warnings(policy, loaded) == []
+    assert secrets.credential_fields(loaded) == ["provisioning.url", "devices[0].url"]
+    assert secrets.exposure_warnings(policy, loaded) == []
     os.chmod(policy.parent / "phones.csv", 0o644)
-    (warning,) = credentials.exposure_warnings(policy, loaded)
+    (warning,) = secrets.exposure_warnings(policy, loaded)
     assert "phones.csv is readable by every user (mode 0644)" in warning
     assert "devices[0].url" in warning
     os.chmod(policy, 0o604)
-    assert len(credentials.exposure_warnings(policy, loaded)) == 2
+    assert len(secrets.exposure_warnings(policy, loaded)) == 2
 
 
 def test_policy_errors_mask_the_url_they_quote() -> None:
@@ -161,7 +162,7 @@ def test_the_warning_names_the_file_that_holds_the_password(tmp_path: Path) -> N
     os.chmod(tmp_path / "phones.csv", 0o644)
     loaded = load_policy(policy)
     assert loaded.inline_devices == 1 and len(loaded.devices) == 2
-    assert credentials.exposure_warnings(policy, loaded) == []
+    assert secrets.exposure_warnings(policy, loaded) == []
     os.chmod(policy, 0o644)
-    (warning,) = credentials.exposure_warnings(policy, loaded)
+    (warning,) = secrets.exposure_warnings(policy, loaded)
     assert warning.startswith(f"{policy} is readable") and "devices[0].url" in warning

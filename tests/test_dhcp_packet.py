@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kea_fanvil.errors import DhcpPacketError
 from kea_fanvil.probe.dhcp_client import build_frame, parse_frame
 from kea_fanvil.wire import dhcp as dhcp_packet
 from kea_fanvil.wire.dhcp import (
@@ -21,7 +22,6 @@ from kea_fanvil.wire.dhcp import (
     FLAG_BROADCAST,
     MAGIC_COOKIE,
     DhcpMessage,
-    DhcpPacketError,
     encode_option,
     parse_mac,
 )

@@ -11,9 +11,16 @@ from hypothesis import strategies as st
 from kea_fanvil import parse_policy
 from kea_fanvil.errors import FilesError
 from kea_fanvil.fanvil.config_formats import read_version
-from kea_fanvil.fanvil.crypto import BLOCK, decrypt, encrypt, parse_key, synthetic_iv
+from kea_fanvil.fanvil.crypto import (
+    BLOCK,
+    EncryptionMode,
+    Padding,
+    decrypt,
+    encrypt,
+    parse_key,
+    synthetic_iv,
+)
 from kea_fanvil.files.build import build
-from kea_fanvil.policy.files import EncryptionMode, Padding
 
 KEY_HEX = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 KEY = bytes.fromhex(KEY_HEX)

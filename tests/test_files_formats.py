@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from kea_fanvil.fanvil.config_formats import KEY_COLUMNS, read_version, render, xml_name
-from kea_fanvil.policy.files import FileSettings, Sections, sections
+from kea_fanvil.fanvil.config_formats import KEY_COLUMNS, Sections, read_version, render, xml_name
+from kea_fanvil.policy.files import FileSettings
+from kea_fanvil.policy.sections import sections
 
 SECTION = st.from_regex(r"[A-Z][A-Z0-9_]{0,11}", fullmatch=True)
 KEY = st.from_regex(r"[A-Za-z][A-Za-z0-9 ._-]{0,25}[A-Za-z0-9]", fullmatch=True)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from kea_fanvil import PolicyError, parse_policy
-from kea_fanvil.files.build import build, plan
-from kea_fanvil.probe.interpret import common_file
+from kea_fanvil.fanvil.naming import common_file
+from kea_fanvil.files.build import build
+from kea_fanvil.policy.plan import plan
 
 BASE = 'version: 1\nprovisioning:\n  url: "http://198.18.0.1/fanvil/$mac.cfg"\n'
 

@@ -9,9 +9,10 @@ import pytest
 
 from kea_fanvil import PolicyError, load_policy, parse_policy
 from kea_fanvil.engine import Engine, Request
+from kea_fanvil.fanvil.crypto import DEFAULT_ENCRYPTION_MODE
 from kea_fanvil.fanvil.identify import mac_bytes
-from kea_fanvil.policy.files import DEFAULT_ENCRYPTION_MODE, secret_fields, sections
-from kea_fanvil.redact import exposure_warnings
+from kea_fanvil.policy.secrets import exposure_warnings, secret_fields
+from kea_fanvil.policy.sections import sections
 from kea_fanvil.render import dhcpd, dnsmasq, kea, policy_digest
 
 BASE = 'version: 1\nprovisioning:\n  url: "http://prov.example.com/fanvil/$mac.cfg"\n'
@@ -313,7 +314,7 @@ def test_merge_and_sections_order() -> None:
       extra: {SIP: {b: "3"}, NET: {c: "4"}}
 """
     )
-    from kea_fanvil.policy.files import merge
+    from kea_fanvil.policy.sections import merge
 
     assert policy.files is not None
     merged = merge(policy.files.common, policy.files.models["C62"])

@@ -15,7 +15,8 @@ from types import ModuleType
 
 import pytest
 
-from kea_fanvil.wire.dhcp import DhcpMessage, DhcpPacketError
+from kea_fanvil.errors import DhcpPacketError
+from kea_fanvil.wire.dhcp import DhcpMessage
 
 
 def _load() -> ModuleType:

@@ -13,9 +13,10 @@ from click.testing import CliRunner
 
 from kea_fanvil.cli.app import main
 from kea_fanvil.engine import Engine
+from kea_fanvil.errors import InventoryError
 from kea_fanvil.kea_hook import entry as hook_entry
 from kea_fanvil.kea_hook import inventory
-from kea_fanvil.kea_hook.inventory import InventoryError, InventoryWriter, read_phones
+from kea_fanvil.kea_hook.inventory import InventoryWriter, read_phones
 from kea_fanvil.policy.loader import parse_policy
 
 POLICY = """\

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from kea_fanvil import Engine, parse_policy
 from kea_fanvil.cli.app import main
+from kea_fanvil.errors import PnpError, SipError
 from kea_fanvil.pnp.responder import (
     OUTCOMES,
     T1,
@@ -28,7 +29,6 @@ from kea_fanvil.pnp.responder import (
     TRANSACTION_LIFETIME,
     Limits,
     Outgoing,
-    PnpError,
     Responder,
     UriForm,
     interface_address,
@@ -38,7 +38,7 @@ from kea_fanvil.pnp.responder import (
     subscribe_request,
 )
 from kea_fanvil.ratelimit import RateLimiter, ThrottledLog
-from kea_fanvil.wire.sip import SipError, SipRequest, SipResponse, parse_message, parse_via
+from kea_fanvil.wire.sip import SipRequest, SipResponse, parse_message, parse_via
 
 POLICY = """\
 version: 1

@@ -17,8 +17,10 @@ from click.testing import CliRunner
 
 from kea_fanvil.cli import probe as cli_probe
 from kea_fanvil.cli.app import main
-from kea_fanvil.probe.dhcp_client import DhcpTimeout, DoraResult
-from kea_fanvil.probe.interpret import FALLBACK, common_file, interpret
+from kea_fanvil.errors import DhcpTimeout
+from kea_fanvil.fanvil.naming import common_file
+from kea_fanvil.probe.dhcp_client import DoraResult
+from kea_fanvil.probe.interpret import FALLBACK, interpret
 from kea_fanvil.wire.dhcp import BOOTREPLY, DhcpMessage
 
 MAC = "0c:38:3e:11:3a:f8"

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from kea_fanvil import safe_files
 from kea_fanvil.cli.app import main
-from kea_fanvil.safe_files import UnsafeFile, read_bytes, write_atomic
+from kea_fanvil.errors import UnsafeFile
+from kea_fanvil.safe_files import read_bytes, write_atomic
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "dhcp-configs" / "example-policy.yaml"
 

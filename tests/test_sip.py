@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from kea_fanvil.errors import SipError
 from kea_fanvil.wire.sip import (
     MAX_DATAGRAM,
     MAX_HEADERS,
-    SipError,
     SipRequest,
     SipResponse,
     build_message,

@@ -1,6 +1,6 @@
-"""What every `kea-fanvil` command module shares: the consoles, the error exit and the policy
-loader that prints every problem. Kept apart from cli.py, which imports the command modules, so
-that they can import this at the top without a cycle.
+"""What every `kea-fanvil` command module shares: the consoles, the error exit, the policy
+loader that prints every problem, and the arguments several commands take. The command modules
+import this and never each other; cli.app puts them together.
 """
 
 from __future__ import annotations
@@ -9,13 +9,25 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+import click
 from rich.console import Console
 from rich.text import Text
 
 from kea_fanvil.errors import PolicyError
 from kea_fanvil.policy.loader import load_policy, parse_policy
 from kea_fanvil.policy.models import Policy
-from kea_fanvil.redact import exposure_warnings
+from kea_fanvil.policy.secrets import exposure_warnings
+
+__all__ = [
+    "EPILOG",
+    "err",
+    "fail",
+    "load",
+    "out",
+    "parse_prl",
+    "policy_argument",
+    "show_secrets_option",
+]
 
 # No markup and no emoji codes, in tables too: what is printed carries policy text, URLs and
 # packet contents, in which `[b]x[/b]` or `:smile:` must stay as written. Styles are set
@@ -53,3 +65,29 @@ def load(path: Path, check_files: bool = False) -> Policy:
     for warning in [] if stdin else exposure_warnings(path, policy):
         err.print(f"warning: {warning}", style="yellow", soft_wrap=True)
     return policy
+
+
+EPILOG = "Docs: README.md (policy and CLI reference). Policy errors exit 1, usage errors 2."
+
+
+policy_argument = click.argument(
+    "policy", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), metavar="POLICY"
+)
+show_secrets_option = click.option(
+    "--show-secrets",
+    is_flag=True,
+    help="Print passwords in URLs (user:password@host) as they are, not as user:****@host.",
+)
+
+
+def parse_prl(value: str) -> tuple[int, ...]:
+    """--prl as option codes: "1,3,6,43,66" (spaces allowed); BadParameter if not 0..255."""
+    try:
+        codes = [int(c) for c in value.replace(" ", "").split(",") if c]
+        bytes(codes)  # the range check
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a list of option codes 0..255 such as 1,3,6,43,66",
+            param_hint="--prl",
+        ) from None
+    return tuple(codes)

@@ -20,22 +20,17 @@ from kea_fanvil.cli.common import err, fail, load, out
 from kea_fanvil.errors import FilesError
 from kea_fanvil.fanvil import config_formats
 from kea_fanvil.fanvil import crypto as file_crypto
-from kea_fanvil.files.build import (
-    BuildReport,
-    FileKind,
-    KeyKind,
-    State,
-    build,
-    key_for,
-    unbuilt_boot_files,
-)
-from kea_fanvil.policy.files import (
+from kea_fanvil.fanvil.crypto import (
     DEFAULT_ENCRYPTION_MODE,
     DEFAULT_PADDING,
     EncryptionMode,
+    KeyKind,
     Padding,
 )
+from kea_fanvil.fanvil.naming import FileKind
+from kea_fanvil.files.build import BuildReport, State, build, key_for
 from kea_fanvil.policy.loader import locator
+from kea_fanvil.policy.plan import unbuilt_boot_files
 
 EPILOG = (
     "Docs: docs/provisioning-files.md (formats, versions, encryption, nginx and tftpd-hpa). "

@@ -1,33 +1,22 @@
 """``kea-fanvil pnp``: the SIP PnP responder for phones with static addresses, and its probe.
 
-Registered on the main command by ``cli.py``; this module imports ``cli`` only inside the
-commands, so importing either module first works.
+The probe's run and report are :mod:`kea_fanvil.cli.pnp_probe`, which `probe --pnp` shares.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from kea_fanvil.cli.common import fail, load, out
-from kea_fanvil.pnp.responder import (
-    GROUP,
-    PORT,
-    Limits,
-    PnpError,
-    PnpProbeResult,
-    Received,
-    pnp_probe,
-)
+from kea_fanvil.cli.common import fail, load
+from kea_fanvil.cli.pnp_probe import run_probe
+from kea_fanvil.errors import PnpError
+from kea_fanvil.pnp.responder import GROUP, PORT, Limits
 from kea_fanvil.pnp.service import serve
-from kea_fanvil.redact import shown
-from kea_fanvil.wire.sip import parse_message
 
 EPILOG = "Docs: docs/pnp.md (setup, what phones send, what is answered, limits)."
 
@@ -151,28 +140,6 @@ def serve_command(
     sys.exit(code)
 
 
-def _received(got: Received, show_secrets: bool) -> dict[str, Any]:
-    text = got.data.decode("utf-8", "replace")
-    return {
-        "from": f"{got.source[0]}:{got.source[1]}",
-        "after_ms": round(got.after * 1000, 1),
-        "text": shown(text, show_secrets),
-    }
-
-
-def _probe_json(result: PnpProbeResult, show_secrets: bool) -> dict[str, Any]:
-    url = result.url
-    return {
-        "source": f"{result.source[0]}:{result.source[1]}",
-        "status": result.status,
-        "url": shown(url, show_secrets),
-        "content_type": result.content_type,
-        "responses": [_received(r, show_secrets) for r in result.responses],
-        "notifies": [_received(n, show_secrets) for n in result.notifies],
-        "others": len(result.others),
-    }
-
-
 @pnp.command("probe", epilog=EPILOG)
 @click.argument("source", metavar="IFACE")
 @click.option("--mac", required=True, help="The phone to play, e.g. 0c:38:3e:11:3a:f8.")
@@ -245,54 +212,17 @@ def probe_command(
     not match this phone, no responder on the segment, or no multicast route: try
     `ip route get 224.0.1.75`).
     """
-    from kea_fanvil.fanvil.identify import normalize_mac
-
-    try:
-        normalize_mac(mac)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--mac") from None
-    try:
-        result = pnp_probe(
-            source,
-            mac,
-            vendor,
-            model,
-            firmware,
-            group,
-            port,
-            timeout,
-            repeat,
-            uri_form,  # type: ignore[arg-type]  # click.Choice checked it
-        )
-    except (PnpError, ValueError) as exc:  # ValueError: a line end in --vendor and the like
-        fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(_probe_json(result, show_secrets), indent=2))
-        sys.exit(0 if result.url is not None else 1)
-    out.print(
-        f"sent SUBSCRIBE from {result.source[0]}:{result.source[1]} to {group}:{port} "
-        f"({vendor} {model} {firmware}, MAC {mac}){f' x{repeat}' if repeat > 1 else ''}",
-        markup=False,
-        soft_wrap=True,
+    run_probe(
+        source,
+        mac,
+        vendor,
+        model,
+        firmware,
+        group,
+        port,
+        timeout,
+        repeat,
+        uri_form,  # type: ignore[arg-type]  # click.Choice checked it
+        as_json,
+        show_secrets,
     )
-    for got in result.responses:
-        line = got.data.split(b"\r\n", 1)[0].decode("utf-8", "replace")
-        out.print(
-            f"{line} from {got.source[0]}:{got.source[1]} after {got.after * 1000:.0f} ms",
-            markup=False,
-            soft_wrap=True,
-        )
-    for got in result.notifies:
-        notify = parse_message(got.data)
-        state = notify.get("subscription-state") or "-"
-        out.print(
-            f"NOTIFY from {got.source[0]}:{got.source[1]} after {got.after * 1000:.0f} ms: "
-            f"Content-Type {notify.get('content-type') or '-'}, Subscription-State {state}",
-            markup=False,
-            soft_wrap=True,
-        )
-    if result.url is None:
-        reason = "no NOTIFY" if result.responses else "no answer"
-        out.print(f"{reason} within {timeout:g} s", markup=False, soft_wrap=True)
-        sys.exit(1)
-    out.print(f"URL: {shown(result.url, show_secrets)}", markup=False, soft_wrap=True)

@@ -21,21 +21,25 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from kea_fanvil.cli.common import err, out
-from kea_fanvil.fanvil.identify import format_mac, normalize_mac, parse_vendor_class
-from kea_fanvil.probe.dhcp_client import (
+from kea_fanvil.cli.common import err, out, parse_prl
+from kea_fanvil.cli.pnp_probe import run_probe
+from kea_fanvil.errors import (
     DhcpClientError,
     DhcpNak,
+    DhcpPacketError,
     DhcpTimeout,
-    DoraResult,
     InterfaceError,
+    ProbeFailed,
 )
+from kea_fanvil.fanvil.identify import format_mac, normalize_mac, parse_vendor_class
+from kea_fanvil.fanvil.naming import KIND_LABELS
+from kea_fanvil.pnp.responder import GROUP, PORT
+from kea_fanvil.probe.dhcp_client import DoraResult
 from kea_fanvil.probe.dhcp_client import dora as dhcp_dora
 from kea_fanvil.probe.dhcp_client import release as dhcp_release
 from kea_fanvil.probe.fetch import FetchResult, FetchSettings, fetch
-from kea_fanvil.probe.interpret import KIND_LABELS, ProbeReport, interpret, option_view
+from kea_fanvil.probe.interpret import ProbeReport, interpret, option_view
 from kea_fanvil.redact import shown
-from kea_fanvil.wire.dhcp import DhcpPacketError
 
 __all__ = ["EXIT_CODES", "probe"]
 
@@ -72,12 +76,6 @@ _ETH_P_IP = 0x0800
 LINK_WAIT = 2.0  # seconds
 
 
-class ProbeFailed(Exception):
-    """Ends the probe with `exit_code` and `message`."""
-
-    def __init__(self, exit_code: int, message: str) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 # --- the interface ------------------------------------------------------------------------------
@@ -361,15 +359,7 @@ def _prl(value: str | None, custom_option: int | None) -> tuple[int, ...] | None
         return tuple(codes)
     if value.strip() == "":
         return None
-    try:
-        codes = [int(c) for c in value.replace(" ", "").split(",") if c]
-        bytes(codes)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a list of option codes 0..255 such as 1,3,6,43,66",
-            param_hint="--prl",
-        ) from None
-    return tuple(codes)
+    return parse_prl(value)
 
 
 HELP = f"""Play a Fanvil phone on IFACE and report what it would do with the answer.
@@ -557,9 +547,6 @@ def _pnp(
     show_secrets: bool,
 ) -> None:
     """`probe --pnp`: the PnP probe with this command's phone settings."""
-    from kea_fanvil.cli.pnp import probe_command
-    from kea_fanvil.fanvil.identify import parse_vendor_class
-
     ctx = click.get_current_context()
     dhcp_only = ("do_fetch", "prl", "custom_option", "no_vendor_class", "insecure", "ca_file")
     given = [
@@ -580,20 +567,19 @@ def _pnp(
             mac = normalize_mac(mac)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--mac") from None
-    ctx.invoke(
-        probe_command,
-        source=iface,
-        mac=mac,
-        vendor=(parsed.vendor if parsed else "") or "Fanvil",
-        model=model or (parsed.model if parsed else "") or "C62",
-        firmware=(parsed.firmware if parsed else "") or "2.4.1",
-        group="224.0.1.75",
-        port=5060,
-        timeout=max(timeout, 3.0),  # a NOTIFY follows the 200 OK: give it the PnP default
-        repeat=1,
-        uri_form="MAC=",
-        as_json=as_json,
-        show_secrets=show_secrets,
+    run_probe(
+        iface,
+        mac,
+        (parsed.vendor if parsed else "") or "Fanvil",
+        model or (parsed.model if parsed else "") or "C62",
+        (parsed.firmware if parsed else "") or "2.4.1",
+        GROUP,
+        PORT,
+        max(timeout, 3.0),  # a NOTIFY follows the 200 OK: give it the PnP default
+        1,
+        "MAC=",
+        as_json,
+        show_secrets,
     )
 
 

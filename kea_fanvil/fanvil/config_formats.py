@@ -31,9 +31,31 @@ import re
 from typing import Literal
 from xml.sax.saxutils import escape
 
-from kea_fanvil.policy.files import Sections
-
 Format = Literal["cfg", "xml"]
+AUTOUPDATE = "AUTOUPDATE"
+# Key names as spec section 5 spells them, in its order. Two are uncertain: spec 5.2's example
+# says "Auto Phook Url" and its text "Auto Pbook Url" (also seen in published Fanvil CFG
+# templates); spec 5.3 says "Auto ect Url" and FIELD-NOTES holds both misspelt. To write another
+# spelling, leave the field out and set the key under `extra: {AUTOUPDATE: ...}`.
+FIRMWARE_FORMAT_1 = (
+    ("url", "Auto Image URL"),
+    ("version", "Auto Image Version"),
+    ("user", "Auto Image User"),
+    ("password", "Auto Image Password"),
+)
+FIRMWARE_FORMAT_2 = (
+    ("server", "Auto Image Server"),
+    ("name", "Auto Image Name"),
+    ("version", "Auto Image Version"),
+    ("user", "Auto Image User"),
+    ("password", "Auto Image Password"),
+    ("protocol", "Auto Image Protocol"),
+)
+PHONEBOOK_KEY = "Auto Pbook Url"
+CERTIFICATE_KEY = "Auto ect Url"
+Lines = list[tuple[str, str]]
+Sections = list[tuple[str, Lines]]
+
 KEY_COLUMNS = 19  # "DayLight Start Week:5": published files pad keys to 19 columns
 VERSION_STEP = 1  # in units of 0.0001
 

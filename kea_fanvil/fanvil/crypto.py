@@ -24,15 +24,47 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kea_fanvil.errors import FilesError
-from kea_fanvil.policy.files import EncryptionMode, Padding, key_problem
 
 BLOCK = 16  # AES block size, bytes
 _IV_LABEL = b"kea-fanvil aes-256-cbc iv\0"
+
+# spec 3.5: the Common AES Key decrypts the Common file, the Config Encrypt Key the others.
+KeyKind = Literal["common", "device"]
+EncryptionMode = Literal["aes-256-ecb", "aes-256-cbc"]
+Padding = Literal["pkcs7", "zero"]
+# Not verified against a phone: Fanvil does not publish its mode (see this module's docstring).
+DEFAULT_ENCRYPTION_MODE: EncryptionMode = "aes-256-ecb"
+DEFAULT_PADDING: Padding = "pkcs7"
+AES_KEY_HEX_DIGITS = 64  # spec 3.5: "The keys must be 64 characters ... 0 - 9, A - F, a - f"
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def key_problem(value: Any) -> str | None:
+    """Why ``value`` is not an AES key as spec 3.5 describes it, or None. Never quotes it."""
+    if isinstance(value, bool | int | float):
+        return "YAML read this key as a number; put it in quotes"
+    if not isinstance(value, str):
+        return "a key is text: 64 hexadecimal characters (spec 3.5)"
+    if len(value) != AES_KEY_HEX_DIGITS:
+        return (
+            f"is {len(value)} characters; a key is {AES_KEY_HEX_DIGITS} hexadecimal "
+            "characters, 0-9 and a-f or A-F (spec 3.5)"
+        )
+    for position, char in enumerate(value, 1):
+        if char not in _HEX:
+            return (
+                f"character {position} is not a hexadecimal digit; a key is "
+                f"{AES_KEY_HEX_DIGITS} of 0-9 and a-f or A-F (spec 3.5)"
+            )
+    return None
+
+
 
 
 def parse_key(text: str, what: str = "key") -> bytes:

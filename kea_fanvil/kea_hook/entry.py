@@ -36,7 +36,8 @@ from kea_fanvil.errors import KeaFanvilError
 from kea_fanvil.kea_hook.inventory import DEFAULT_DB, InventoryWriter
 from kea_fanvil.policy.loader import load_policy, source_files
 from kea_fanvil.policy.models import Policy
-from kea_fanvil.redact import exposure_warnings, mask
+from kea_fanvil.policy.secrets import exposure_warnings
+from kea_fanvil.redact import mask
 
 # (kind, path, text); kinds: "reloaded", "reload-failed", "warning" (path: the policy's),
 # "inventory-error" (path: the database's), "count" (path: a statistic's name, text: a number).
@@ -74,7 +75,7 @@ def load(
         _install(engine, first=True)
         for warning in exposure_warnings(policy_path, engine.policy):
             sink("warning", policy_path, warning)
-        outcome = ("loaded", summary(engine.policy))
+        outcome = ("loaded", engine.policy.summary())
         loaded = engine.policy
     if reload_interval > 0:
         _start_watcher(policy_path, reload_interval, sink, loaded)
@@ -111,12 +112,6 @@ def stop() -> None:
         writer.stop()
 
 
-def summary(policy: Policy) -> str:
-    """One line on what a policy does, for Kea's log (passwords masked)."""
-    return mask(
-        f"{len(policy.devices)} devices, {len(policy.sites)} sites, "
-        f"default URL {policy.provisioning.url}"
-    )
 
 
 def _build(policy_path: str) -> Engine:
@@ -236,7 +231,7 @@ class _Watcher(threading.Thread):
         before = dict(now)
         self.seen = tuple((path, before.get(path, mark)) for path, mark in self.signature())
         took = time.monotonic() - started
-        self.sink("reloaded", self.path, f"{summary(new.policy)} (read in {took:.2f} s)")
+        self.sink("reloaded", self.path, f"{new.policy.summary()} (read in {took:.2f} s)")
         for warning in exposure_warnings(self.path, new.policy):
             self.sink("warning", self.path, warning)
 

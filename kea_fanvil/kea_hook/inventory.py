@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kea_fanvil.errors import InventoryError
 from kea_fanvil.fanvil.identify import VendorClass, parse_vendor_class
 from kea_fanvil.redact import mask
 
@@ -98,8 +99,6 @@ class Phone:
         return asdict(self)
 
 
-class InventoryError(Exception):
-    """The database cannot be opened or read (the text says which file and why)."""
 
 
 def _ours(db: sqlite3.Connection, path: Path) -> None:

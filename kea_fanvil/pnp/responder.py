@@ -40,16 +40,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kea_fanvil import __version__
 from kea_fanvil.engine import Engine, Request
-from kea_fanvil.errors import KeaFanvilError
+from kea_fanvil.errors import PnpError, SipError
 from kea_fanvil.fanvil.identify import mac_bytes, normalize_mac
 from kea_fanvil.ratelimit import LogSink, RateLimiter, ThrottledLog
 from kea_fanvil.redact import mask
+from kea_fanvil.version import __version__
 from kea_fanvil.wire.sip import (
     MAX_DATAGRAM,
     Event,
-    SipError,
     SipRequest,
     SipResponse,
     SipUri,
@@ -124,8 +123,6 @@ OTHER_STATS = (
 )
 
 
-class PnpError(KeaFanvilError):
-    """The responder or the probe cannot start: no such interface, address in use, ..."""
 
 
 @dataclass(frozen=True)

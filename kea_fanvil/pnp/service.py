@@ -32,11 +32,11 @@ from types import FrameType
 
 from kea_fanvil import safe_files
 from kea_fanvil.engine import Engine
-from kea_fanvil.errors import PolicyError
-from kea_fanvil.kea_hook.entry import summary
-from kea_fanvil.pnp.responder import GROUP, PORT, Limits, LogSink, Outgoing, PnpError, Responder
+from kea_fanvil.errors import PnpError, PolicyError
+from kea_fanvil.pnp.responder import GROUP, PORT, Limits, LogSink, Outgoing, Responder
 from kea_fanvil.policy.loader import load_policy
-from kea_fanvil.redact import exposure_warnings, mask
+from kea_fanvil.policy.secrets import exposure_warnings
+from kea_fanvil.redact import mask
 from kea_fanvil.wire.sip import MAX_DATAGRAM
 
 __all__ = ["open_group_socket", "serve"]
@@ -155,7 +155,7 @@ def _reload_done(
     if isinstance(result, Engine):
         responder.engine = result
         responder.stats["reloads"] += 1
-        log(logging.INFO, f"policy reloaded: {summary(result.policy)}")
+        log(logging.INFO, f"policy reloaded: {result.policy.summary()}")
         for warning in exposure_warnings(path, result.policy):
             log(logging.WARNING, warning)
         return
@@ -216,7 +216,7 @@ def serve(
     sink(
         logging.INFO,
         f"listening on {group}:{port} ({shown}), replies from port {reply_port}; policy "
-        f"{policy_path}: {summary(engine.policy)}; rate limit {responder.limits.rate:g}/s per "
+        f"{policy_path}: {engine.policy.summary()}; rate limit {responder.limits.rate:g}/s per "
         f"source, burst {responder.limits.burst}",
     )
     stopping: str | None = None

@@ -14,8 +14,7 @@ Common file nobody names) are :func:`kea_fanvil.files.build.files_problems`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -28,28 +27,25 @@ from pydantic import (
     model_validator,
 )
 
+from kea_fanvil.fanvil.crypto import (
+    DEFAULT_ENCRYPTION_MODE,
+    DEFAULT_PADDING,
+    EncryptionMode,
+    Padding,
+    key_problem,
+)
 from kea_fanvil.yaml_types import YamlBoolWord, YamlInt
-
-if TYPE_CHECKING:  # policy.py imports this module
-    from kea_fanvil.policy.models import Policy
 
 FILE_URL_SCHEMES = ("tftp", "ftp", "http", "https")  # spec 2.3: what the phone downloads with
 # spec 5.1.2: "Auto Image Protocol specifies the download protocol to be used. (1 = FTP,
 # 2=TFTP, 4=HTTP)". FIELD-NOTES adds 5 = HTTPS for newer keys; the spec's key does not list it.
 FIRMWARE_PROTOCOLS = {"ftp": 1, "tftp": 2, "http": 4}
-EncryptionMode = Literal["aes-256-ecb", "aes-256-cbc"]
-Padding = Literal["pkcs7", "zero"]
-# Not verified against a phone: Fanvil does not publish its mode (see file_crypto).
-DEFAULT_ENCRYPTION_MODE: EncryptionMode = "aes-256-ecb"
-DEFAULT_PADDING: Padding = "pkcs7"
 # One above the "Current Config Version 2.0002" of spec 4.1's example page: a phone applies a
 # file whose version differs from (FIELD-NOTES: is higher than) the one it has (spec 3.6).
 DEFAULT_FIRST_VERSION = "2.0003"
-AES_KEY_HEX_DIGITS = 64  # spec 3.5: "The keys must be 64 characters ... 0 - 9, A - F, a - f"
 
 # Control characters end a CFG line; the rest cannot be written in UTF-8 or in XML 1.0 (2.2).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-_HEX = frozenset("0123456789abcdefABCDEF")
 _SECTION = re.compile(r"[A-Z][A-Z0-9_]*")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 _VERSION = re.compile(r"\d{1,4}\.\d{4}")
@@ -57,7 +53,6 @@ _VERSION = re.compile(r"\d{1,4}\.\d{4}")
 # (the manifest is one), nothing a URL would need to escape.
 _FILE_NAME = re.compile(r"[A-Za-z0-9_$][A-Za-z0-9_.$@+=,~-]*")
 MAX_FILE_NAME = 127  # an ID-oriented name travels in the BOOTP file field (RFC 951)
-_SECRET_KEY = re.compile(r"pass|pswd|pwd|secret|key", re.IGNORECASE)
 
 
 def _not_a_number(value: Any, what: str) -> None:
@@ -151,24 +146,6 @@ def _protocol(value: Any) -> Any:
     raise ValueError(f"give one of {names} (spec 5.1.2)")
 
 
-def key_problem(value: Any) -> str | None:
-    """Why ``value`` is not an AES key as spec 3.5 describes it, or None. Never quotes it."""
-    if isinstance(value, bool | int | float):
-        return "YAML read this key as a number; put it in quotes"
-    if not isinstance(value, str):
-        return "a key is text: 64 hexadecimal characters (spec 3.5)"
-    if len(value) != AES_KEY_HEX_DIGITS:
-        return (
-            f"is {len(value)} characters; a key is {AES_KEY_HEX_DIGITS} hexadecimal "
-            "characters, 0-9 and a-f or A-F (spec 3.5)"
-        )
-    for position, char in enumerate(value, 1):
-        if char not in _HEX:
-            return (
-                f"character {position} is not a hexadecimal digit; a key is "
-                f"{AES_KEY_HEX_DIGITS} of 0-9 and a-f or A-F (spec 3.5)"
-            )
-    return None
 
 
 def _aes_key(value: Any) -> Any:
@@ -420,135 +397,4 @@ class FilesPolicy(_FilesModel):
         default_factory=dict,
         description="Per model (C62, X4U, ...): Common file settings on top of `common`. A "
         "model listed here gets its Common file even if no device names it.",
-    )
-
-
-# --- from settings to sections ------------------------------------------------------------------
-
-AUTOUPDATE = "AUTOUPDATE"
-# Key names as spec section 5 spells them, in its order. Two are uncertain: spec 5.2's example
-# says "Auto Phook Url" and its text "Auto Pbook Url" (also seen in published Fanvil CFG
-# templates); spec 5.3 says "Auto ect Url" and FIELD-NOTES holds both misspelt. To write another
-# spelling, leave the field out and set the key under `extra: {AUTOUPDATE: ...}`.
-FIRMWARE_FORMAT_1 = (
-    ("url", "Auto Image URL"),
-    ("version", "Auto Image Version"),
-    ("user", "Auto Image User"),
-    ("password", "Auto Image Password"),
-)
-FIRMWARE_FORMAT_2 = (
-    ("server", "Auto Image Server"),
-    ("name", "Auto Image Name"),
-    ("version", "Auto Image Version"),
-    ("user", "Auto Image User"),
-    ("password", "Auto Image Password"),
-    ("protocol", "Auto Image Protocol"),
-)
-PHONEBOOK_KEY = "Auto Pbook Url"
-CERTIFICATE_KEY = "Auto ect Url"
-
-Lines = list[tuple[str, str]]
-Sections = list[tuple[str, Lines]]
-
-
-def auto_update_lines(auto_update: AutoUpdate | None) -> Lines:
-    """The AUTOUPDATE lines the structured keys write, in spec order; unset keys are left out."""
-    if auto_update is None:
-        return []
-    lines: Lines = []
-    firmware = auto_update.firmware
-    if firmware is not None:
-        keys = FIRMWARE_FORMAT_1 if firmware.url is not None else FIRMWARE_FORMAT_2
-        for field, key in keys:
-            value = firmware.protocol_number if field == "protocol" else getattr(firmware, field)
-            if value is not None:
-                lines.append((key, str(value)))
-    if auto_update.phonebook_url is not None:
-        lines.append((PHONEBOOK_KEY, auto_update.phonebook_url))
-    if auto_update.certificate_url is not None:
-        lines.append((CERTIFICATE_KEY, auto_update.certificate_url))
-    return lines
-
-
-def sections(settings: FileSettings) -> Sections:
-    """The sections one file holds: AUTOUPDATE's structured keys first, then `extra` in order."""
-    out: dict[str, Lines] = {}
-    structured = auto_update_lines(settings.auto_update)
-    if structured:
-        out[AUTOUPDATE] = list(structured)
-    for section, values in settings.extra.items():
-        out.setdefault(section, []).extend(values.items())
-    return [(name, lines) for name, lines in out.items() if lines]
-
-
-def merge(base: FileSettings, over: FileSettings) -> FileSettings:
-    """``over`` on top of ``base``: its firmware replaces the base's whole, other keys one by one.
-
-    A model's firmware is another image, so it never mixes with the common one's format.
-    """
-    a, b = base.auto_update or AutoUpdate(), over.auto_update or AutoUpdate()
-    auto_update = AutoUpdate(
-        firmware=b.firmware or a.firmware,
-        phonebook_url=b.phonebook_url or a.phonebook_url,
-        certificate_url=b.certificate_url or a.certificate_url,
-    )
-    extra: dict[str, dict[str, str]] = {s: dict(v) for s, v in base.extra.items()}
-    for section, values in over.extra.items():
-        extra.setdefault(section, {}).update(values)
-    has_auto_update = base.auto_update is not None or over.auto_update is not None
-    return FileSettings(auto_update=auto_update if has_auto_update else None, extra=extra)
-
-
-# --- secrets ------------------------------------------------------------------------------------
-
-
-def _settings_of(policy: Policy) -> Iterator[tuple[str, FileSettings]]:
-    files = policy.files
-    if files is not None:
-        yield "files.common", files.common
-        for name, settings in files.models.items():
-            yield f"files.models.{name}", settings
-    for i, device in enumerate(policy.devices):
-        if device.settings is not None:
-            yield f"devices[{i}].settings", device.settings
-
-
-def secret_fields(policy: Policy) -> list[str]:
-    """Fields of the policy's file settings that hold a key or a password, in file order."""
-    found = []
-    files = policy.files
-    if files is not None and files.encryption is not None:
-        found += [
-            f"files.encryption.{name}"
-            for name in ("common_key", "device_key")
-            if getattr(files.encryption, name) is not None
-        ]
-    for where, settings in _settings_of(policy):
-        firmware = settings.auto_update.firmware if settings.auto_update else None
-        if firmware is not None and firmware.password:
-            found.append(f"{where}.auto_update.firmware.password")
-        for key, value in auto_update_lines(settings.auto_update):
-            if "@" in value and _has_password(value):
-                found.append(f"{where}.auto_update ({key})")
-        for section, values in settings.extra.items():
-            found += [
-                f"{where}.extra.{section}.{key}"
-                for key, value in values.items()
-                if value and (_SECRET_KEY.search(key) or _has_password(value))
-            ]
-    return found
-
-
-def _has_password(value: str) -> bool:
-    try:
-        return "://" in value and bool(urlsplit(value).password)
-    except ValueError:
-        return False
-
-
-def uses_files(policy: Policy) -> bool:
-    """True when the policy says anything about the provisioning files."""
-    return policy.files is not None or any(
-        d.model is not None or d.custom_file is not None or d.settings is not None
-        for d in policy.devices
     )

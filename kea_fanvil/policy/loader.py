@@ -19,9 +19,8 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from kea_fanvil import safe_files
-from kea_fanvil.errors import PolicyError, PolicyProblem
+from kea_fanvil.errors import PolicyError
 from kea_fanvil.fanvil.identify import normalize_mac
-from kea_fanvil.policy.files import uses_files
 from kea_fanvil.policy.models import (
     Device,
     Location,
@@ -30,7 +29,10 @@ from kea_fanvil.policy.models import (
     invisible_character,
     shared_checks,
     url_limit,
+    uses_files,
 )
+from kea_fanvil.policy.plan import files_problems
+from kea_fanvil.policy.problems import PolicyProblem
 from kea_fanvil.yaml_types import YamlBoolWord, YamlInt
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -245,9 +247,7 @@ def parse_policy(
             policy = policy.model_copy(update={"devices": [*policy.devices, *extra]})
         policy._inline_devices = inline_count
         found = cross_check(policy)
-        if check_files and not uses_files(policy):
-            from kea_fanvil.files.build import files_problems
-
+        if check_files or uses_files(policy):  # only policies that describe files need it
             found += files_problems(policy)
     else:
         # Only where nothing is wrong already: an over-long URL is one problem, not two.

@@ -24,8 +24,14 @@ from pydantic import (
 )
 
 from kea_fanvil.errors import EncodingError
-from kea_fanvil.fanvil.identify import default_prefixes, normalize_mac, normalize_prefix
-from kea_fanvil.policy.files import CustomFileName, FileSettings, FilesPolicy, ModelName, uses_files
+from kea_fanvil.fanvil.identify import (
+    default_prefixes,
+    normalize_mac,
+    normalize_prefix,
+    ouis_of_organization,
+)
+from kea_fanvil.policy.files import CustomFileName, FileSettings, FilesPolicy, ModelName
+from kea_fanvil.redact import mask
 from kea_fanvil.wire import options
 from kea_fanvil.yaml_types import YamlBoolWord
 
@@ -215,6 +221,13 @@ class Match(_Model):
         )
     )
 
+    def mac_prefixes(self) -> tuple[str, ...]:
+        """Every MAC prefix that marks a phone: `ouis`, then each organization's, in order."""
+        prefixes = list(self.ouis)
+        for org in self.oui_organizations:
+            prefixes += [p for p, _ in ouis_of_organization(org)]
+        return tuple(dict.fromkeys(prefixes))
+
 
 class Site(_Model):
     name: Annotated[str, Field(min_length=1), AfterValidator(_check_text)]
@@ -279,6 +292,13 @@ class Policy(_Model):
     def inline_devices(self) -> int:
         return len(self.devices) if self._inline_devices is None else self._inline_devices
 
+    def summary(self) -> str:
+        """One line on what the policy does, for logs (passwords masked)."""
+        return mask(
+            f"{len(self.devices)} devices, {len(self.sites)} sites, "
+            f"default URL {self.provisioning.url}"
+        )
+
 
 Location = tuple[str | int, ...]
 
@@ -298,12 +318,6 @@ def cross_check(policy: Policy) -> list[tuple[Location, str]]:
         [(("devices", i, "mac"), d.mac) for i, d in enumerate(policy.devices)],
         policy.delivery.option_43,
     )
-    if uses_files(policy):
-        from kea_fanvil.files.build import (
-            files_problems,  # only policies that describe files need it
-        )
-
-        problems += files_problems(policy)
     return problems
 
 
@@ -367,3 +381,11 @@ def site_overlaps(policy: Policy) -> list[tuple[str, str]]:
 
 def _overlap(a: Site, b: Site) -> bool:
     return any(na.overlaps(nb) for na in a.subnets for nb in b.subnets)
+
+
+def uses_files(policy: Policy) -> bool:
+    """True when the policy says anything about the provisioning files."""
+    return policy.files is not None or any(
+        d.model is not None or d.custom_file is not None or d.settings is not None
+        for d in policy.devices
+    )

@@ -33,17 +33,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from kea_fanvil.errors import KeaFanvilError
-from kea_fanvil.wire import dhcp as dhcp_packet
-from kea_fanvil.wire.dhcp import (
-    BOOTREPLY,
-    DHCPACK,
-    DHCPNAK,
-    DHCPOFFER,
-    DhcpMessage,
+from kea_fanvil.errors import (
+    DhcpClientError,
+    DhcpNak,
     DhcpPacketError,
-    parse_mac,
+    DhcpTimeout,
+    InterfaceError,
 )
+from kea_fanvil.wire import dhcp as dhcp_packet
+from kea_fanvil.wire.dhcp import BOOTREPLY, DHCPACK, DHCPNAK, DHCPOFFER, DhcpMessage, parse_mac
 
 __all__ = [
     "DhcpClientError",
@@ -67,25 +65,12 @@ _SIOCGIFFLAGS = 0x8913
 _IFF_UP = 0x1
 
 
-class DhcpClientError(KeaFanvilError):
-    """Base of the client's errors."""
 
 
-class InterfaceError(DhcpClientError):
-    """The interface is missing or down, or raw sockets are not permitted."""
 
 
-class DhcpTimeout(DhcpClientError):
-    """No matching reply arrived in time."""
 
 
-class DhcpNak(DhcpClientError):
-    """The server refused the request with DHCPNAK."""
-
-    def __init__(self, nak: DhcpMessage) -> None:
-        self.nak = nak
-        text = (nak.option(56) or b"").decode("utf-8", "replace")
-        super().__init__(f"DHCPNAK from the server{': ' + text if text else ''}")
 
 
 @dataclass(frozen=True)
@@ -296,7 +281,7 @@ def _dora(
         retries,
     )
     if ack.message_type == DHCPNAK:
-        raise DhcpNak(ack)
+        raise DhcpNak((ack.option(56) or b"").decode("utf-8", "replace"))
     return DoraResult(offer=offer, ack=ack, server_mac=server_mac)
 
 

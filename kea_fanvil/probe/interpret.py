@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from ipaddress import IPv4Address
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from kea_fanvil.fanvil.naming import CommonFile, FileKind, common_file
 from kea_fanvil.redact import mask, shown
 from kea_fanvil.wire.dhcp import DhcpMessage
 
@@ -35,11 +34,9 @@ __all__ = [
     "CUSTOM_OPTION_CODES",
     "PHONE_SCHEMES",
     "Carrier",
-    "CommonFile",
     "ConfigFile",
     "OptionView",
     "ProbeReport",
-    "common_file",
     "interpret",
     "option_view",
 ]
@@ -47,58 +44,12 @@ __all__ = [
 CUSTOM_OPTION_CODES = range(128, 255)  # spec 2.1.1: "from 128 to 254"
 PHONE_SCHEMES = ("tftp", "ftp", "http", "https")  # spec 2.3: the phone's protocol types
 
-FileKind = Literal["common", "mac", "id", "named"]
 
 # A URL as the phone expects it: scheme "://" and no spaces (the policy's own rule, too).
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
 # "f0C006200000.cfg", "$mac.cfg", "phone.xml": a dot and a short extension end a file name.
 _FILE_NAME = re.compile(r".+\.[A-Za-z0-9]{1,8}")
-# spec 3.1's rule covers the C series only: "C" and the model number.
-_C_SERIES = re.compile(r"C(\d{1,4})")
 _VARIABLE = re.compile(r"\$[A-Za-z_]+")
-
-
-# --- the Common file table ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CommonFile:
-    """The Common file of one model; `name` is None when no source says what it is."""
-
-    model: str
-    name: str | None
-    source: str
-
-
-@cache
-def _table() -> dict[str, tuple[str, str]]:
-    """MODEL (upper case) -> (file name, source), from data/common_config_files.tsv."""
-    text = resources.files("kea_fanvil").joinpath("data/common_config_files.tsv").read_text()
-    table: dict[str, tuple[str, str]] = {}
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        model, name, source = line.split("\t")
-        table[model.upper()] = (name, source)
-    return table
-
-
-def common_file(model: str) -> CommonFile:
-    """The Common CFG file name for `model` (as option 60 names it, any case).
-
-    Listed models come from the table; other C-series models get spec 3.1's rule; anything
-    else is unknown, because other series are known to name the file differently.
-    """
-    key = model.strip().upper()
-    listed = _table().get(key)
-    if listed is not None:
-        return CommonFile(model, listed[0], listed[1])
-    rule = _C_SERIES.fullmatch(key)
-    if rule is not None:
-        return CommonFile(
-            model, f"f0C{int(rule[1]):04d}00000.cfg", "derived from the spec's rule (3.1)"
-        )
-    return CommonFile(model, None, "unknown")
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -140,12 +91,6 @@ class ConfigFile:
     note: str = ""
 
 
-KIND_LABELS: dict[FileKind, str] = {
-    "common": "Common file",
-    "mac": "MAC-oriented file",
-    "id": "ID-oriented file",
-    "named": "file named by the URL",
-}
 
 
 @dataclass(frozen=True)

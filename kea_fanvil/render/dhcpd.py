@@ -24,7 +24,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from kea_fanvil.engine import Engine
 from kea_fanvil.errors import RenderError
 from kea_fanvil.policy.models import Policy
 from kea_fanvil.render import FullConfig, comment_text, policy_digest
@@ -118,7 +117,7 @@ def _match(policy: Policy) -> str:
             f"lcase(substring(option vendor-class-identifier, 0, {len(data)})) = {literal}"
         )
     ouis = policy.match.ouis
-    for prefix in Engine(policy).mac_prefixes:
+    for prefix in policy.match.mac_prefixes():
         data = bytes.fromhex(prefix.replace(":", ""))
         where = (
             f"match.ouis[{ouis.index(prefix)}] ({prefix})"

@@ -38,7 +38,7 @@ import itertools
 import re
 from collections.abc import Iterable
 
-from kea_fanvil.engine import Engine, encode_url_options
+from kea_fanvil.engine import encode_url_options
 from kea_fanvil.errors import RenderError
 from kea_fanvil.policy.models import Policy
 from kea_fanvil.render import FullConfig, check_custom_code, comment_text, policy_digest
@@ -63,7 +63,7 @@ def render(policy: Policy, full: FullConfig | None = None) -> str:
         lines += _full(policy, full, site_tags)
     lines += ["", "# Which clients are Fanvil phones (tag fanvil)."]
     lines += _vendor_class_lines(policy)
-    for prefix in Engine(policy).mac_prefixes:
+    for prefix in policy.match.mac_prefixes():
         octets = prefix.split(":")
         lines.append(f"dhcp-mac=set:{PHONE_TAG},{':'.join(octets + ['*'] * (6 - len(octets)))}")
     lines += _device_lines(policy)

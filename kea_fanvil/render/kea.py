@@ -43,7 +43,7 @@ import ipaddress
 import json
 from typing import Any
 
-from kea_fanvil.engine import Engine, encode_url_options
+from kea_fanvil.engine import encode_url_options
 from kea_fanvil.errors import RenderError
 from kea_fanvil.kea_install import KeaInstall, KeaVersion
 from kea_fanvil.policy.models import Policy, Site
@@ -164,7 +164,7 @@ def _mac_test(prefix: str) -> str:
 def _phone_class(policy: Policy, kea: KeaInstall) -> dict[str, Any]:
     """FANVIL: which clients are phones. It sends nothing itself; later classes test it."""
     tests = [_vendor_class_test(p, kea) for p in policy.match.vendor_class_prefixes]
-    tests += [_mac_test(p) for p in Engine(policy).mac_prefixes]
+    tests += [_mac_test(p) for p in policy.match.mac_prefixes()]
     tests += [_mac_test(d.mac) for d in policy.devices]
     if not tests:
         raise RenderError(TARGET, "match", "no vendor class, MAC prefix or device to match")

@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from kea_fanvil.errors import KeaFanvilError
+from kea_fanvil.errors import DhcpPacketError
 
 __all__ = [
     "BOOTREPLY",
@@ -80,8 +80,6 @@ _MIN_MESSAGE = 300  # RFC 1542 section 2.1
 _ZERO = IPv4Address(0)
 
 
-class DhcpPacketError(KeaFanvilError, ValueError):
-    """Bytes that are not a well-formed DHCPv4 message, or a message that cannot be encoded."""
 
 
 def _default_options() -> list[tuple[int, bytes]]:

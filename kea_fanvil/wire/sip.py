@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
-from kea_fanvil.errors import KeaFanvilError
+from kea_fanvil.errors import SipError, SipErrorKind
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -49,31 +48,7 @@ __all__ = [
 MAX_DATAGRAM = 8192
 MAX_HEADERS = 64
 
-ErrorKind = Literal[
-    "empty",  # nothing but line ends (an RFC 5626 keep-alive, or an empty datagram)
-    "too-large",
-    "bad-encoding",  # not UTF-8, or a control character in the text
-    "bad-start-line",
-    "bad-header",  # a header line that is not NAME: VALUE, or too many headers
-    "missing-header",
-    "duplicate-header",
-    "bad-cseq",
-    "bad-content-length",
-    "bad-uri",
-    "bad-via",
-    "bad-params",
-    "bad-event",
-    "bad-mac",
-    "bad-contact",
-]
 
-
-class SipError(KeaFanvilError, ValueError):
-    """The datagram is not a SIP message this parser accepts; ``kind`` says which rule failed."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        self.kind: ErrorKind = kind
-        super().__init__(message)
 
 
 # RFC 3261 section 25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`"
@@ -394,7 +369,7 @@ def parse_uri(text: str) -> SipUri:
 
 
 def _port_and_params(
-    kind: ErrorKind, port_text: str | None, params_text: str
+    kind: SipErrorKind, port_text: str | None, params_text: str
 ) -> tuple[int | None, dict[str, str | None]]:
     """The port (1..65535) and parameters of a URI or a Via; errors carry the caller's kind."""
     port = int(port_text) if port_text else None
