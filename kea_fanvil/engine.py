@@ -23,6 +23,17 @@ from kea_fanvil.fanvil.identify import (
 from kea_fanvil.policy.models import Delivery, Policy
 from kea_fanvil.wire import options
 
+__all__ = [
+    "Decision",
+    "Engine",
+    "MatchedBy",
+    "Options",
+    "RawDecision",
+    "Request",
+    "decide",
+    "encode_url_options",
+]
+
 MatchedBy = Literal["device", "vendor-class", "oui"]
 Options = tuple[tuple[int, bytes], ...]
 RawDecision = tuple[Options, bytes | None]

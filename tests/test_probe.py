@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kea_fanvil.cli import probe as cli_probe
 from kea_fanvil.cli.app import main
 from kea_fanvil.errors import DhcpTimeout
 from kea_fanvil.fanvil.naming import common_file
+from kea_fanvil.probe import run as probe_run
 from kea_fanvil.probe.dhcp_client import DoraResult
 from kea_fanvil.probe.interpret import FALLBACK, interpret
 from kea_fanvil.wire.dhcp import BOOTREPLY, DhcpMessage
@@ -151,6 +151,13 @@ def test_encapsulated_43_is_explained() -> None:
     assert "encapsulated sub-option 1" in report.carriers[0].note
 
 
+def test_a_sub_option_after_the_end_byte_is_not_read() -> None:
+    # RFC 2132 8.4: 255 ends option 43's sub-options, as the engine's decoder reads them.
+    sub = b"\xff\x01" + bytes([len(URL)]) + URL.encode()
+    report = interpret(ack((43, sub)), MAC, "C62")
+    assert "encapsulated sub-option" not in report.carriers[0].note
+
+
 def test_a_scheme_the_phone_does_not_speak_is_noted() -> None:
     report = interpret(ack((66, b"sip://h/")), MAC, "C62")
     assert any("not sip" in n for n in report.notes)
@@ -276,13 +283,13 @@ def test_without_raw_sockets_exits_5(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _fake_network(monkeypatch: pytest.MonkeyPatch, answer: DhcpMessage) -> list[str]:
     released: list[str] = []
-    monkeypatch.setattr(cli_probe, "check_privileges", lambda: None)
+    monkeypatch.setattr(probe_run, "check_privileges", lambda: None)
     monkeypatch.setattr(
-        cli_probe,
+        probe_run,
         "dhcp_dora",
         lambda iface, mac, *a, **k: DoraResult(offer=answer, ack=answer),
     )
-    monkeypatch.setattr(cli_probe, "dhcp_release", lambda iface, mac, lease: released.append(mac))
+    monkeypatch.setattr(probe_run, "dhcp_release", lambda iface, mac, lease: released.append(mac))
     return released
 
 
@@ -316,12 +323,12 @@ def test_model_from_the_vendor_class_and_the_human_report(
 
 
 def test_no_answer_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_probe, "check_privileges", lambda: None)
+    monkeypatch.setattr(probe_run, "check_privileges", lambda: None)
 
     def silent(*args: Any, **kwargs: Any) -> DoraResult:
         raise DhcpTimeout("no DHCPOFFER after 3 tries of 2 s")
 
-    monkeypatch.setattr(cli_probe, "dhcp_dora", silent)
+    monkeypatch.setattr(probe_run, "dhcp_dora", silent)
     code, _, err = _run("lo", "--mac", MAC)
     assert code == 3
     assert "no DHCP server answered on lo" in err

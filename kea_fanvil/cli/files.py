@@ -32,6 +32,15 @@ from kea_fanvil.files.build import BuildReport, State, build, key_for
 from kea_fanvil.policy.loader import locator
 from kea_fanvil.policy.plan import unbuilt_boot_files
 
+__all__ = [
+    "EPILOG",
+    "SHORT_KINDS",
+    "SHOWN_ROWS",
+    "build_command",
+    "decrypt_command",
+    "files",
+]
+
 EPILOG = (
     "Docs: docs/provisioning-files.md (formats, versions, encryption, nginx and tftpd-hpa). "
     "Policy errors exit 1, usage errors 2."

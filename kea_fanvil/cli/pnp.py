@@ -18,6 +18,13 @@ from kea_fanvil.errors import PnpError
 from kea_fanvil.pnp.responder import GROUP, PORT, Limits
 from kea_fanvil.pnp.service import serve
 
+__all__ = [
+    "EPILOG",
+    "pnp",
+    "probe_command",
+    "serve_command",
+]
+
 EPILOG = "Docs: docs/pnp.md (setup, what phones send, what is answered, limits)."
 
 

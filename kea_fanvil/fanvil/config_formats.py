@@ -31,6 +31,25 @@ import re
 from typing import Literal
 from xml.sax.saxutils import escape
 
+__all__ = [
+    "AUTOUPDATE",
+    "CERTIFICATE_KEY",
+    "FIRMWARE_FORMAT_1",
+    "FIRMWARE_FORMAT_2",
+    "KEY_COLUMNS",
+    "PHONEBOOK_KEY",
+    "Format",
+    "Lines",
+    "Sections",
+    "format_version",
+    "parse_version",
+    "read_version",
+    "render",
+    "render_cfg",
+    "render_xml",
+    "xml_name",
+]
+
 Format = Literal["cfg", "xml"]
 AUTOUPDATE = "AUTOUPDATE"
 # Key names as spec section 5 spells them, in its order. Two are uncertain: spec 5.2's example
@@ -57,7 +76,6 @@ Lines = list[tuple[str, str]]
 Sections = list[tuple[str, Lines]]
 
 KEY_COLUMNS = 19  # "DayLight Start Week:5": published files pad keys to 19 columns
-VERSION_STEP = 1  # in units of 0.0001
 
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _CFG_VERSION = re.compile(rb"<<VOIP CONFIG FILE>>[ \t]*Version[ \t]*:[ \t]*(\d+\.\d+)")

@@ -31,6 +31,21 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kea_fanvil.errors import FilesError
 
+__all__ = [
+    "AES_KEY_HEX_DIGITS",
+    "BLOCK",
+    "DEFAULT_ENCRYPTION_MODE",
+    "DEFAULT_PADDING",
+    "EncryptionMode",
+    "KeyKind",
+    "Padding",
+    "decrypt",
+    "encrypt",
+    "key_problem",
+    "parse_key",
+    "synthetic_iv",
+]
+
 BLOCK = 16  # AES block size, bytes
 _IV_LABEL = b"kea-fanvil aes-256-cbc iv\0"
 

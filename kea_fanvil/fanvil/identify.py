@@ -14,6 +14,18 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+__all__ = [
+    "PrefixMatcher",
+    "VendorClass",
+    "default_prefixes",
+    "format_mac",
+    "mac_bytes",
+    "normalize_mac",
+    "normalize_prefix",
+    "ouis_of_organization",
+    "parse_vendor_class",
+]
+
 # Samples this must parse live in data/vendor_class_samples.tsv (tests read them), e.g.
 #   Fanvil X4 2.10.2.6887 0c383e07e16c   (the HTTP User-Agent form: vendor model firmware mac)
 #   Fanvil C62

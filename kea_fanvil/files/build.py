@@ -37,6 +37,18 @@ from kea_fanvil.policy.models import Policy
 from kea_fanvil.policy.plan import PlannedFile, plan
 from kea_fanvil.policy.sections import sections
 
+__all__ = [
+    "FILE_MODE",
+    "MANIFEST_FORMAT",
+    "MANIFEST_NAME",
+    "BuildReport",
+    "BuiltFile",
+    "State",
+    "build",
+    "key_for",
+    "read_manifest",
+]
+
 State = Literal["new", "changed", "unchanged", "restored", "removed"]
 MANIFEST_NAME = ".kea-fanvil-manifest.json"  # hidden: the file names never start with "."
 MANIFEST_FORMAT = 1

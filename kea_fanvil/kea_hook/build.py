@@ -13,18 +13,25 @@ import sysconfig
 from pathlib import Path
 
 from kea_fanvil import kea_install
+from kea_fanvil.errors import HookBuildError, KeaNotFound
 
 __all__ = ["HookBuildError", "build", "install", "installed_path", "library_path"]
 
+# The sources; the build only reads them (they may lie in a read-only or shared site-packages).
 HOOK_DIR = Path(__file__).resolve().parent / "src"
-LIBRARY = HOOK_DIR / "build" / "libdhcp_fanvil.so"
+# The library embeds the interpreter that builds it (its path and its libpython), so its build
+# belongs to that interpreter: under its data prefix (a venv's own folder; /usr/local for
+# Debian's system Python, never /usr, which dpkg owns), never in the site-packages the sources
+# came from, which a distro may own and other interpreters share.
+BUILD_DIR = Path(sysconfig.get_path("data")) / "lib" / "kea-fanvil" / "hook"
+LIBRARY = BUILD_DIR / kea_install.HOOK_LIBRARY_NAME
+# Characters make cannot take in a target's path (BUILD_DIR is one, and names the others).
+_MAKE_UNSAFE = frozenset(" \t\n:;#$%=\\\"'")
 KEA_HOOKS_HEADER = Path("/usr/include/kea/hooks/hooks.h")
 # Kea's headers include Boost, but Debian's kea-dev does not depend on libboost-dev.
 BOOST_HEADER = Path("/usr/include/boost/shared_ptr.hpp")
 
 
-class HookBuildError(Exception):
-    """The hook library cannot be built, or has not been built yet."""
 
 
 def _python_vars() -> dict[str, str]:
@@ -46,7 +53,8 @@ def _python_vars() -> dict[str, str]:
 
 
 def build(quiet: bool = False) -> Path:
-    """Run make in kea_hook/src/ and return the built library; raise HookBuildError on failure."""
+    """Run make on kea_hook/src/ into BUILD_DIR and return the built library; raise
+    HookBuildError on failure."""
     if not KEA_HOOKS_HEADER.is_file():
         raise HookBuildError(f"{KEA_HOOKS_HEADER} is missing: install Debian's kea-dev")
     if not BOOST_HEADER.is_file():
@@ -55,7 +63,12 @@ def build(quiet: bool = False) -> Path:
         )
     if not (HOOK_DIR / "Makefile").is_file():
         raise HookBuildError(f"hook sources not found in {HOOK_DIR}")
-    variables = {"PYTHON": sys.executable, **_python_vars()}
+    if _MAKE_UNSAFE.intersection(str(BUILD_DIR)):
+        raise HookBuildError(
+            f"cannot build the hook in {BUILD_DIR}: make cannot handle a path with spaces or "
+            "any of :;#$%=\\\"' (make the venv in another folder)"
+        )
+    variables = {"PYTHON": sys.executable, **_python_vars(), "BUILD": str(BUILD_DIR)}
     command = ["make", "-C", str(HOOK_DIR), *(f"{k}={v}" for k, v in variables.items())]
     try:
         result = subprocess.run(
@@ -89,7 +102,7 @@ def install() -> Path:
     try:
         kea = kea_install.installed()
         return kea_install.install_hook(library, kea)
-    except kea_install.KeaNotFound as exc:
+    except KeaNotFound as exc:
         raise HookBuildError(str(exc)) from exc
     except OSError as exc:
         where = getattr(exc, "filename", None)
@@ -106,7 +119,7 @@ def installed_path() -> Path:
     is due."""
     try:
         target = kea_install.installed().hook_path
-    except kea_install.KeaNotFound as exc:
+    except KeaNotFound as exc:
         raise HookBuildError(str(exc)) from exc
     if not target.is_file():
         raise HookBuildError(f"{target} is not installed: run `kea-fanvil hook install` as root")

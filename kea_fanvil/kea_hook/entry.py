@@ -39,6 +39,16 @@ from kea_fanvil.policy.models import Policy
 from kea_fanvil.policy.secrets import exposure_warnings
 from kea_fanvil.redact import mask
 
+__all__ = [
+    "RELOAD_SWITCH_INTERVAL",
+    "WATCHER_NICENESS",
+    "LogSink",
+    "Signature",
+    "decide",
+    "load",
+    "stop",
+]
+
 # (kind, path, text); kinds: "reloaded", "reload-failed", "warning" (path: the policy's),
 # "inventory-error" (path: the database's), "count" (path: a statistic's name, text: a number).
 RELOAD_SWITCH_INTERVAL = 0.0001  # seconds; see _Watcher.check

@@ -30,6 +30,26 @@ from kea_fanvil.redact import mask
 if TYPE_CHECKING:
     from kea_fanvil.engine import Engine
 
+__all__ = [
+    "BATCH_INTERVAL",
+    "BUFFER_LIMIT",
+    "BUSY_TIMEOUT_MS",
+    "DEFAULT_DB",
+    "ERROR_LOG_INTERVAL",
+    "KNOWN_LIMIT",
+    "REFRESH",
+    "REOPEN_INTERVAL",
+    "SCHEMA_VERSION",
+    "Facts",
+    "InventoryWriter",
+    "Phone",
+    "Report",
+    "by_mac",
+    "connect",
+    "read_phones",
+    "sighting",
+]
+
 DEFAULT_DB = "/var/lib/kea/kea-fanvil-inventory.sqlite3"
 SCHEMA_VERSION = 1
 BUFFER_LIMIT = 20_000  # records waiting for the writer; beyond, records are dropped and counted

@@ -27,19 +27,18 @@ Three layers, each testable alone:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import logging
 import re
 import secrets
 import socket
-import struct
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kea_fanvil import netif
 from kea_fanvil.engine import Engine, Request
 from kea_fanvil.errors import PnpError, SipError
 from kea_fanvil.fanvil.identify import mac_bytes, normalize_mac
@@ -507,11 +506,9 @@ class Responder:
 def interface_address(name: str) -> str:
     """The first IPv4 address of an interface (SIOCGIFADDR); PnpError when it has none."""
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))
+        return netif.ipv4_address(name)
     except OSError as exc:
         raise PnpError(f"interface {name!r}: no IPv4 address ({exc.strerror or exc})") from None
-    return socket.inet_ntoa(packed[20:24])
 
 
 def _source_address(iface_or_ip: str) -> str:

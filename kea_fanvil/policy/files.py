@@ -36,6 +36,32 @@ from kea_fanvil.fanvil.crypto import (
 )
 from kea_fanvil.yaml_types import YamlBoolWord, YamlInt
 
+__all__ = [
+    "DEFAULT_FIRST_VERSION",
+    "FILE_URL_SCHEMES",
+    "FIRMWARE_PROTOCOLS",
+    "MAX_FILE_NAME",
+    "AesKey",
+    "AutoUpdate",
+    "ConfigKey",
+    "ConfigValue",
+    "CustomFileName",
+    "Encryption",
+    "Extra",
+    "FileName",
+    "FileSettings",
+    "FileUrl",
+    "FilesPolicy",
+    "Firmware",
+    "ModelFiles",
+    "ModelName",
+    "SectionName",
+    "Text",
+    "Version",
+    "check_file_name",
+    "model_key",
+]
+
 FILE_URL_SCHEMES = ("tftp", "ftp", "http", "https")  # spec 2.3: what the phone downloads with
 # spec 5.1.2: "Auto Image Protocol specifies the download protocol to be used. (1 = FTP,
 # 2=TFTP, 4=HTTP)". FIELD-NOTES adds 5 = HTTPS for newer keys; the spec's key does not list it.

@@ -35,6 +35,14 @@ from kea_fanvil.policy.plan import files_problems
 from kea_fanvil.policy.problems import PolicyProblem
 from kea_fanvil.yaml_types import YamlBoolWord, YamlInt
 
+__all__ = [
+    "CSV_COLUMNS",
+    "load_policy",
+    "locator",
+    "parse_policy",
+    "source_files",
+]
+
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DEVICES = TypeAdapter(list[Device])
 CSV_COLUMNS = ("mac", "url", "boot_file", "name", "model")

@@ -35,6 +35,30 @@ from kea_fanvil.redact import mask
 from kea_fanvil.wire import options
 from kea_fanvil.yaml_types import YamlBoolWord
 
+__all__ = [
+    "URL_SCHEMES",
+    "BootFile",
+    "Delivery",
+    "Device",
+    "Location",
+    "Mac",
+    "MacPrefix",
+    "Match",
+    "Policy",
+    "Provisioning",
+    "Site",
+    "Subnets",
+    "Text",
+    "Url",
+    "cross_check",
+    "invisible_character",
+    "shadowed_sites",
+    "shared_checks",
+    "site_overlaps",
+    "url_limit",
+    "uses_files",
+]
+
 URL_SCHEMES = ("tftp", "ftp", "http", "https")  # what Fanvil firmware fetches (spec 2.3)
 
 

@@ -22,7 +22,6 @@ times before raising `DhcpTimeout`.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import secrets
 import select
@@ -33,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from kea_fanvil import netif
 from kea_fanvil.errors import (
     DhcpClientError,
     DhcpNak,
@@ -61,8 +61,6 @@ ETH_P_IP = 0x0800
 BROADCAST_MAC = b"\xff" * 6
 _BROADCAST_IP = IPv4Address("255.255.255.255")
 _ZERO_IP = IPv4Address(0)
-_SIOCGIFFLAGS = 0x8913
-_IFF_UP = 0x1
 
 
 
@@ -173,10 +171,7 @@ def _open_raw(iface: str) -> socket.socket:
             "raw sockets need root or CAP_NET_RAW (socket(AF_PACKET) failed with EPERM)"
         ) from None
     try:
-        flags = struct.unpack_from(
-            "16sH", fcntl.ioctl(sock, _SIOCGIFFLAGS, struct.pack("16sH14x", iface.encode(), 0))
-        )[1]
-        if not flags & _IFF_UP:
+        if not netif.flags(iface) & netif.IFF_UP:
             raise InterfaceError(f"interface {iface!r} is down (ip link set {iface} up)")
         sock.bind((iface, ETH_P_IP))
     except BaseException:

@@ -26,9 +26,11 @@ from ipaddress import IPv4Address
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from kea_fanvil.errors import EncodingError
 from kea_fanvil.fanvil.naming import CommonFile, FileKind, common_file
 from kea_fanvil.redact import mask, shown
 from kea_fanvil.wire.dhcp import DhcpMessage
+from kea_fanvil.wire.options import decode_vendor_suboptions
 
 __all__ = [
     "CUSTOM_OPTION_CODES",
@@ -187,18 +189,10 @@ def option_view(code: int, data: bytes, show_secrets: bool) -> OptionView:
 
 def _suboptions(data: bytes) -> list[tuple[int, bytes]] | None:
     """Option 43 read as encapsulated sub-options (RFC 2132 8.4), or None if it is not."""
-    found = []
-    i = 0
-    while i < len(data):
-        code = data[i]
-        if code in (0, 255):  # pad / end
-            i += 1
-            continue
-        if i + 1 >= len(data) or i + 2 + data[i + 1] > len(data):
-            return None
-        found.append((code, data[i + 2 : i + 2 + data[i + 1]]))
-        i += 2 + data[i + 1]
-    return found or None
+    try:
+        return decode_vendor_suboptions(data) or None
+    except EncodingError:
+        return None
 
 
 def _carrier(code: int, name: str, data: bytes) -> Carrier:

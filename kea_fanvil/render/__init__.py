@@ -18,6 +18,15 @@ from importlib import resources
 from kea_fanvil.errors import RenderError
 from kea_fanvil.policy.models import Policy
 
+__all__ = [
+    "DefinedCode",
+    "FullConfig",
+    "check_custom_code",
+    "comment_text",
+    "defined_code",
+    "policy_digest",
+]
+
 # A Linux interface name (IFNAMSIZ: 15 bytes) as the three servers take it on their command
 # lines and in their configuration: no spaces, quotes, '/', ',' or '#'.
 _INTERFACE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")

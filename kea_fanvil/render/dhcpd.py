@@ -29,6 +29,13 @@ from kea_fanvil.policy.models import Policy
 from kea_fanvil.render import FullConfig, comment_text, policy_digest
 from kea_fanvil.wire import options
 
+__all__ = [
+    "CLASS",
+    "SPACE_43",
+    "TARGET",
+    "render",
+]
+
 TARGET = "dhcpd"
 CLASS = "fanvil"
 SPACE_43 = "fanvil-43"

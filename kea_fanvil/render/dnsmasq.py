@@ -44,6 +44,16 @@ from kea_fanvil.policy.models import Policy
 from kea_fanvil.render import FullConfig, check_custom_code, comment_text, policy_digest
 from kea_fanvil.wire import options
 
+__all__ = [
+    "DEV_BOOT_TAG",
+    "DEV_URL_TAG",
+    "MAX_CASE_LETTERS",
+    "PHONE_TAG",
+    "TARGET",
+    "render",
+    "site_tag",
+]
+
 TARGET = "dnsmasq"
 PHONE_TAG = "fanvil"
 DEV_URL_TAG = "fanvil-dev-url"

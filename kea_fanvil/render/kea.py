@@ -50,6 +50,17 @@ from kea_fanvil.policy.models import Policy, Site
 from kea_fanvil.render import FullConfig, check_custom_code, policy_digest
 from kea_fanvil.wire import options
 
+__all__ = [
+    "DEFAULT_CLASS",
+    "DEFAULT_KEA_VERSION",
+    "OLDEST_KEA_VERSION",
+    "OPTION_43_AS_BINARY",
+    "PHONE_CLASS",
+    "TARGET",
+    "control_socket",
+    "render",
+]
+
 TARGET = "kea"
 PHONE_CLASS = "FANVIL"
 DEFAULT_CLASS = "fanvil-default"

@@ -70,7 +70,6 @@ OPT_MESSAGE_TYPE = 53
 OPT_SERVER_ID = 54
 OPT_PARAMETER_REQUEST_LIST = 55
 OPT_VENDOR_CLASS = 60
-OPT_CLIENT_ID = 61
 OPT_END = 255
 
 # RFC 2131 section 2: op htype hlen hops xid secs flags ciaddr yiaddr siaddr giaddr chaddr

@@ -12,9 +12,24 @@ from __future__ import annotations
 
 from kea_fanvil.errors import EncodingError
 
+__all__ = [
+    "BOOTP_FILE_FIELD",
+    "CUSTOM_OPTION_MAX",
+    "CUSTOM_OPTION_MIN",
+    "MAX_BOOT_FILE",
+    "MAX_OPTION_DATA",
+    "OPTION_BOOTFILE_NAME",
+    "OPTION_TFTP_SERVER_NAME",
+    "OPTION_VENDOR_SPECIFIC",
+    "decode_vendor_suboptions",
+    "encode_bootfile_name",
+    "encode_custom_option",
+    "encode_tftp_server_name",
+    "encode_vendor_string",
+    "encode_vendor_suboption",
+]
+
 OPTION_VENDOR_SPECIFIC = 43  # RFC 2132 section 8.4
-OPTION_VENDOR_CLASS = 60  # RFC 2132 section 9.13
-OPTION_PARAMETER_REQUEST_LIST = 55  # RFC 2132 section 9.8
 OPTION_TFTP_SERVER_NAME = 66  # RFC 2132 section 9.4
 OPTION_BOOTFILE_NAME = 67  # RFC 2132 section 9.5
 
@@ -93,22 +108,21 @@ def encode_custom_option(code: int, url: str) -> bytes:
 def encode_bootfile_name(name: str) -> bytes:
     """Option 67 (RFC 2132 section 9.5, "Bootfile name"), no NUL.
 
-    The same name also goes in the BOOTP ``file`` header field (:func:`encode_file_field`), so
+    The same name also goes in the BOOTP ``file`` header field (128 octets, NUL-terminated), so
     it is limited to what that field holds. Fanvil phones take it as the ID-oriented file
     (spec section 3.3).
     """
     return _fit(_ascii(name, "boot file name"), MAX_BOOT_FILE, "boot file name")
 
 
-def encode_file_field(name: str) -> bytes:
-    """The BOOTP ``file`` field (RFC 2131 section 2): the name, NUL padded to 128 octets."""
-    return encode_bootfile_name(name).ljust(BOOTP_FILE_FIELD, b"\0")
 
 
 def decode_vendor_suboptions(data: bytes) -> list[tuple[int, bytes]]:
     """Split option 43 data into (sub-option, value) pairs (RFC 2132 section 8.4).
 
-    Pad (0) and end (255) are honoured as in the main option field.
+    Pad (0) and end (255) are honoured as in the main option field (8.4: "If the code 0 and
+    255 are used, they SHOULD be used as defined"): 0 is skipped, 255 ends the list and what
+    follows it is not read. A sub-option cut short raises EncodingError.
     """
     out: list[tuple[int, bytes]] = []
     i = 0
