@@ -33,16 +33,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "integration"))
 
-from lab import (  # noqa: E402
-    KeaServer,
-    Lab,
-    client_dora,
-    kea_command,
-    kea_config,
-    netns_pair,
-    perfdhcp_argv,
-    start_kea,
-)
+from daemons import kea_command, kea_config, perfdhcp_argv, start_kea  # noqa: E402
+from lab import KeaServer, Lab, client_dora, netns_pair  # noqa: E402
 
 from kea_fanvil import load_policy  # noqa: E402
 from kea_fanvil.kea_hook import build as hook_build  # noqa: E402

@@ -36,8 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "integration"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from daemons import kea_command, perfdhcp_argv, start_kea  # noqa: E402
 from hook_vs_native import VENDOR_CLASS, hook_config, write_policies  # noqa: E402
-from lab import Lab, client_dora, kea_command, netns_pair, perfdhcp_argv, start_kea  # noqa: E402
+from lab import Lab, client_dora, netns_pair  # noqa: E402
 
 WAYS = ("none", "watch", "config-reload")
 

@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab import client_dora, client_dora_relayed, kea_config, netns_pair, start_kea, statistic
+from daemons import kea_config, start_kea, statistic
+from lab import client_dora, client_dora_relayed, netns_pair
 from rich.console import Console
 from rich.table import Table
 

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import Lab, ServerProcess, _env, _logs, _run
+from daemons import logs_text
+from lab import Lab, ServerProcess, run_command, server_env
 
 HTTP_PORT = 8080
 
@@ -67,12 +68,12 @@ def _wait_listening(
     deadline = time.monotonic() + 10
     while True:
         if popen.poll() is not None:
-            raise RuntimeError(f"{name} exited with {popen.returncode}\n" + _logs(*logs))
-        listening = _run(*lab.exec_argv(lab.srv_ns, "ss", "-Hl", *ss_args), check=False)
+            raise RuntimeError(f"{name} exited with {popen.returncode}\n" + logs_text(*logs))
+        listening = run_command(*lab.exec_argv(lab.srv_ns, "ss", "-Hl", *ss_args), check=False)
         if listening.stdout.strip():
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{name} not listening after 10 s\n" + _logs(*logs))
+            raise RuntimeError(f"{name} not listening after 10 s\n" + logs_text(*logs))
         time.sleep(0.02)
 
 
@@ -83,7 +84,7 @@ def _popen(lab: Lab, argv: list[str], out_path: Path) -> subprocess.Popen[bytes]
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=_env(),
+            env=server_env(),
         )
 
 

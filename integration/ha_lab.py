@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import KeaServer, Lab, _kill_leftovers, _run, kea_command, kea_config, start_kea
+from daemons import kea_command, kea_config, start_kea
+from lab import KeaServer, Lab, kill_leftovers, run_command
 
 from kea_fanvil import kea_install
 from kea_fanvil.kea_hook import build as hook_build
@@ -112,7 +113,7 @@ def ha_namespaces(prefix: str = "kf") -> Iterator[HaLab]:
     created: list[str] = []
     try:
         for ns in ha.namespaces:
-            _run("ip", "netns", "add", ns)
+            run_command("ip", "netns", "add", ns)
             created.append(ns)
         _make_bridge(client_ns)
         _attach(ha.primary, "kfpri0")
@@ -123,36 +124,38 @@ def ha_namespaces(prefix: str = "kf") -> Iterator[HaLab]:
             for process in reversed(server.processes):
                 process.stop()
         for ns in created:
-            _kill_leftovers(ns)
-            _run("ip", "netns", "del", ns, check=False)
+            kill_leftovers(ns)
+            run_command("ip", "netns", "del", ns, check=False)
 
 
 def _make_bridge(ns: str) -> None:
     """The switch, and the phones' interface on one of its ports."""
     # STP off and no forward delay: a port forwards as soon as it is up, so the first DISCOVER
     # is not lost to a learning state.
-    _run("ip", "-n", ns, "link", "add", BRIDGE, "type", "bridge", "stp_state", "0")
-    _run("ip", "-n", ns, "link", "set", BRIDGE, "type", "bridge", "forward_delay", "0")
-    _run("ip", "-n", ns, "link", "add", PHONE_IF, "type", "veth", "peer", "name", PHONE_PORT)
-    _run("ip", "-n", ns, "link", "set", PHONE_PORT, "master", BRIDGE)
-    _run("ip", "-n", ns, "addr", "add", f"{CLIENT_IP}/24", "dev", PHONE_IF)
+    run_command("ip", "-n", ns, "link", "add", BRIDGE, "type", "bridge", "stp_state", "0")
+    run_command("ip", "-n", ns, "link", "set", BRIDGE, "type", "bridge", "forward_delay", "0")
+    run_command("ip", "-n", ns, "link", "add", PHONE_IF, "type", "veth", "peer", "name", PHONE_PORT)
+    run_command("ip", "-n", ns, "link", "set", PHONE_PORT, "master", BRIDGE)
+    run_command("ip", "-n", ns, "addr", "add", f"{CLIENT_IP}/24", "dev", PHONE_IF)
     for iface in ("lo", BRIDGE, PHONE_PORT, PHONE_IF):
-        _run("ip", "-n", ns, "link", "set", iface, "up")
+        run_command("ip", "-n", ns, "link", "set", iface, "up")
 
 
 def _attach(server: Lab, port: str) -> None:
     """A veth from the server's namespace to a bridge port in the client's."""
     # Created in the server namespace with its peer moved straight into the client's, so nothing
     # appears in the caller's namespace (same reason as lab.netns_pair).
-    _run(
+    run_command(
         *("ip", "-n", server.srv_ns, "link", "add", server.srv_if, "type", "veth"),
         *("peer", "name", port, "netns", server.cli_ns),
     )
-    _run("ip", "-n", server.cli_ns, "link", "set", port, "master", BRIDGE)
-    _run("ip", "-n", server.cli_ns, "link", "set", port, "up")
-    _run("ip", "-n", server.srv_ns, "addr", "add", f"{server.srv_ip}/24", "dev", server.srv_if)
-    _run("ip", "-n", server.srv_ns, "link", "set", "lo", "up")
-    _run("ip", "-n", server.srv_ns, "link", "set", server.srv_if, "up")
+    run_command("ip", "-n", server.cli_ns, "link", "set", port, "master", BRIDGE)
+    run_command("ip", "-n", server.cli_ns, "link", "set", port, "up")
+    run_command(
+        "ip", "-n", server.srv_ns, "addr", "add", f"{server.srv_ip}/24", "dev", server.srv_if
+    )
+    run_command("ip", "-n", server.srv_ns, "link", "set", "lo", "up")
+    run_command("ip", "-n", server.srv_ns, "link", "set", server.srv_if, "up")
 
 
 # --- Kea configuration --------------------------------------------------------------------------

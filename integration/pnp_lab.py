@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import Lab, ServerProcess, _env, _run, netns_pair, run_json_in_netns
+from lab import Lab, ServerProcess, netns_pair, run_command, run_json_in_netns, server_env
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "sipp" / "pnp_subscribe.xml"
@@ -39,7 +39,7 @@ def pnp_pair() -> Iterator[Lab]:
     """`lab.netns_pair` plus a multicast route over the veth on both sides."""
     with netns_pair("kf") as lab:
         for ns, iface in ((lab.srv_ns, lab.srv_if), (lab.cli_ns, lab.cli_if)):
-            _run("ip", "-n", ns, "route", "add", MULTICAST, "dev", iface)
+            run_command("ip", "-n", ns, "route", "add", MULTICAST, "dev", iface)
         yield lab
 
 
@@ -82,7 +82,7 @@ def start_responder(lab: Lab, policy: Path, tmp_path: Path, *extra: str) -> PnpS
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=_env(),
+            env=server_env(),
         )
     server = PnpServer("kea-fanvil pnp", popen, log_path, stats_path=stats_path)
     lab.processes.append(server)
@@ -105,7 +105,7 @@ def probe(
         capture_output=True,
         text=True,
         timeout=timeout + 15,
-        env=_env(),
+        env=server_env(),
         check=False,
     )
     if done.returncode not in (0, 1) or not done.stdout:
@@ -157,7 +157,7 @@ def sipp(
         text=True,
         timeout=timeout + 15,
         cwd=tmp_path,  # SIPp writes its error and screen files beside it
-        env=_env(),
+        env=server_env(),
         check=False,
     )
     found = re.search(r"^NOTIFY-URL (.*)$", log.read_text() if log.exists() else "", re.M)

@@ -14,16 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from lab import (
-    RELAYED_POOL,
-    KeaServer,
-    Lab,
-    ServerProcess,
-    kea_config,
-    start_dhcpd,
-    start_dnsmasq,
-    start_kea,
-)
+from daemons import kea_config, start_dhcpd, start_dnsmasq, start_kea
+from lab import RELAYED_POOL, KeaServer, Lab, ServerProcess
 from phones import KEA_OWN_66, POLICY, direct_full_config, relayed_network_is_remote
 
 from kea_fanvil.kea_hook import build as hook_build

@@ -12,6 +12,16 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
+from daemons import (
+    dhcpd_conf,
+    dnsmasq_conf,
+    kea_config,
+    start_dhcpd,
+    start_dnsmasq,
+    start_kea,
+    statistic,
+    wait_for_statistic,
+)
 from lab import (
     DIRECT_POOL,
     RELAYED_POOL,
@@ -21,15 +31,7 @@ from lab import (
     client_dora_relayed,
     client_release,
     client_release_relayed,
-    dhcpd_conf,
-    dnsmasq_conf,
-    kea_config,
     require,
-    start_dhcpd,
-    start_dnsmasq,
-    start_kea,
-    statistic,
-    wait_for_statistic,
 )
 
 from kea_fanvil.errors import DhcpTimeout, InterfaceError

@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from lab import Lab, client_dora, kea_config, not_packaged, start_kea
+from daemons import kea_config, start_kea
+from lab import Lab, client_dora, not_packaged
 
 from kea_fanvil import RenderError, parse_policy
 from kea_fanvil.kea_hook import build as hook_build

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import Lab, ServerProcess, _env, _run, require, run_json_in_netns
+from lab import Lab, ServerProcess, require, run_command, run_json_in_netns, server_env
 
 from kea_fanvil import parse_policy
 from kea_fanvil.fanvil.config_formats import read_version
@@ -94,7 +94,7 @@ def _wait_listening(lab: Lab, popen: subprocess.Popen[bytes], ss: list[str], log
     while True:
         if popen.poll() is not None:
             raise RuntimeError(f"{popen.args} exited with {popen.returncode}:\n{log.read_text()}")
-        if _run(*lab.exec_argv(lab.srv_ns, "ss", "-Hl", *ss), check=False).stdout.strip():
+        if run_command(*lab.exec_argv(lab.srv_ns, "ss", "-Hl", *ss), check=False).stdout.strip():
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"{popen.args} not listening after 10 s:\n{log.read_text()}")
@@ -109,7 +109,7 @@ def _start(lab: Lab, name: str, argv: list[str], ss: list[str], run: Path) -> No
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=_env(),
+            env=server_env(),
         )
     lab.processes.append(ServerProcess(name=name, popen=popen, log_path=out_path))
     _wait_listening(lab, popen, ss, out_path)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from daemons import statistic
 from ha_lab import (
     PRIMARY_IP,
     PRIMARY_NAME,
@@ -28,7 +29,7 @@ from ha_lab import (
     start_peer,
     wait_for_state,
 )
-from lab import KeaServer, statistic
+from lab import KeaServer
 from phones import CASES, KEA_OWN_66, POLICY, PROVISIONING, Case, check_message, dora_case
 
 from kea_fanvil.probe.dhcp_client import DoraResult

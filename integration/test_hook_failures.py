@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from lab import Lab, client_dora, kea_config, start_kea, statistic
+from daemons import kea_config, start_kea, statistic
+from lab import Lab, client_dora
 
 from kea_fanvil.kea_hook import build as hook_build
 

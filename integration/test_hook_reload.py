@@ -19,16 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import (
-    KeaServer,
-    Lab,
-    client_dora,
-    kea_command,
-    kea_config,
-    perfdhcp_argv,
-    start_kea,
-    statistic,
-)
+from daemons import kea_command, kea_config, perfdhcp_argv, start_kea, statistic
+from lab import KeaServer, Lab, client_dora
 
 from kea_fanvil.kea_hook import build as hook_build
 

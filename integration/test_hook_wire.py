@@ -12,13 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab import (
-    KeaServer,
-    Lab,
-    client_dora,
-    netns_pair,
-    statistic,
-)
+from daemons import statistic
+from lab import KeaServer, Lab, client_dora, netns_pair
 from phones import (
     CASES,
     DEFAULT_URL,

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import hostile_packets
-from lab import REPO, KeaServer, Lab, statistic_get_all
+from daemons import statistic_get_all
+from lab import REPO, KeaServer, Lab
 from phones import CASES, check_message, dora_case
 from servers import start_hook_kea
 

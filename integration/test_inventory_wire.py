@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab import KeaServer, Lab, client_dora, kea_config, perfdhcp_argv, start_kea, statistic
+from daemons import kea_config, perfdhcp_argv, start_kea, statistic
+from lab import KeaServer, Lab, client_dora
 from phones import CASES, KEA_OWN_66, POLICY, dora_case
 
 from kea_fanvil.kea_hook import build as hook_build

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab import Lab, client_dora, kea_config, start_kea
+from daemons import kea_config, start_kea
+from lab import Lab, client_dora
 
 from kea_fanvil.kea_install import installed
 

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from daemons import statistic, wait_for_statistic
 from file_servers import HttpServer, start_nginx, start_tftpd
-from lab import KeaServer, Lab, ServerProcess, netns_pair, require, statistic, wait_for_statistic
+from lab import KeaServer, Lab, ServerProcess, netns_pair, require
 from servers import start_hook_kea, start_rendered_dnsmasq
 
 from kea_fanvil.kea_install import installed

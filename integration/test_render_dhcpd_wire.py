@@ -12,14 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab import (
-    Lab,
-    ServerProcess,
-    client_dora,
-    netns_pair,
-    require,
-    start_dhcpd,
-)
+from daemons import start_dhcpd
+from lab import Lab, ServerProcess, client_dora, netns_pair, require
 from phones import (
     CASES,
     DEFAULT_URL,

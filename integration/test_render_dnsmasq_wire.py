@@ -17,14 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab import (
-    Lab,
-    ServerProcess,
-    client_dora,
-    netns_pair,
-    require,
-    start_dnsmasq,
-)
+from daemons import start_dnsmasq
+from lab import Lab, ServerProcess, client_dora, netns_pair, require
 from phones import (
     CASES,
     DEVICE_URL,

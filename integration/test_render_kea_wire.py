@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import Lab, client_dora, client_dora_relayed, kea_config, netns_pair, start_kea
+from daemons import kea_config, start_kea
+from lab import Lab, client_dora, client_dora_relayed, netns_pair
 from phones import (
     CASES,
     DEFAULT_URL,

@@ -10,7 +10,9 @@ marks them: :class:`YamlInt` remembers the spelling of an integer that is not pl
 
 from __future__ import annotations
 
-__all__ = ["YamlBoolWord", "YamlInt"]
+from typing import Any
+
+__all__ = ["YamlBoolWord", "YamlInt", "read_as_number"]
 
 
 class YamlInt(int):
@@ -30,3 +32,20 @@ class YamlBoolWord(str):
     a boolean to a boolean field (pydantic reads these words), but not text."""
 
     __slots__ = ()
+
+
+def read_as_number(value: Any, what: str, *, echo: bool = False) -> str | None:
+    """Why ``value`` is not the text the admin typed: YAML read it as a number; else None.
+
+    With ``echo`` (fields that never hold a secret, such as a MAC that YAML 1.1 read as a
+    base-60 or octal integer) only integers count and the message shows the number, which
+    explains the surprise. Without it (values that may be a password or a key) booleans,
+    integers and floats all count (2.10 became 2.1, 0123 became 83) and nothing is quoted.
+    """
+    if echo:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"YAML read this {what} as the number {value}; put it in quotes"
+        return None
+    if isinstance(value, bool | int | float):
+        return f"YAML read this {what} as a number; put it in quotes"
+    return None

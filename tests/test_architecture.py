@@ -7,6 +7,7 @@ test here runs them too, so a wrong-way import fails a plain `pytest` as well.
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -66,3 +67,20 @@ def test_the_c_sources_ship_inside_the_package() -> None:
     src = resources.files("kea_fanvil").joinpath("kea_hook/src")
     assert src.joinpath("Makefile").is_file()
     assert src.joinpath("fanvil_callouts.cc").is_file()
+
+
+@pytest.mark.parametrize(
+    "module", ["kea_fanvil.wire.sip", "kea_fanvil.wire.dhcp", "kea_fanvil.errors"]
+)
+def test_a_wire_module_loads_no_policy(module: str) -> None:
+    # A leaf or wire module costs what it imports: not pydantic, the policy or the engine.
+    code = (
+        f"import json, sys, {module}; "
+        "print(json.dumps([m for m in sys.modules if m.startswith(('pydantic', 'kea_fanvil.'))]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    loaded = json.loads(done.stdout)
+    assert not any(m.startswith("pydantic") for m in loaded), loaded
+    assert not {"kea_fanvil.engine", "kea_fanvil.policy"} & set(loaded), loaded

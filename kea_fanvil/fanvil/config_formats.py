@@ -38,6 +38,7 @@ __all__ = [
     "FIRMWARE_FORMAT_2",
     "KEY_COLUMNS",
     "PHONEBOOK_KEY",
+    "VERSION",
     "Format",
     "Lines",
     "Sections",
@@ -78,15 +79,22 @@ Sections = list[tuple[str, Lines]]
 KEY_COLUMNS = 19  # "DayLight Start Week:5": published files pad keys to 19 columns
 
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_CFG_VERSION = re.compile(rb"<<VOIP CONFIG FILE>>[ \t]*Version[ \t]*:[ \t]*(\d+\.\d+)")
+# A config version as this tool writes and reads it: N.NNNN, up to four digits before the dot.
+VERSION = re.compile(r"\d{1,4}\.\d{4}", re.ASCII)
+# What a file says its version is (FIELD-NOTES "CFG format": the first line is
+# `<<VOIP CONFIG FILE>>Version:2.0002`, any case; the old XML dialect has
+# <VOIP_CONFIG_FILE><version>2.0003</version>). Any N.N is read; parse_version is stricter.
+_CFG_VERSION = re.compile(
+    rb"<<VOIP CONFIG FILE>>[ \t]*Version[ \t]*:[ \t]*(\d+\.\d+)", re.IGNORECASE
+)
 _XML_VERSION = re.compile(rb"<VOIP_CONFIG_FILE>\s*<version>\s*(\d+\.\d+)\s*</version>")
 
 
 def parse_version(text: str) -> int:
     """``2.0003`` as 20003: versions compare numerically as N.NNNN (FIELD-NOTES)."""
-    whole, _, fraction = text.partition(".")
-    if not (whole.isdigit() and fraction.isdigit() and len(fraction) == 4):
+    if not VERSION.fullmatch(text):
         raise ValueError(f"{text!r} is not a version N.NNNN")
+    whole, _, fraction = text.partition(".")
     return int(whole) * 10_000 + int(fraction)
 
 

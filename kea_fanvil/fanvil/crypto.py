@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kea_fanvil.errors import FilesError
+from kea_fanvil.yaml_types import read_as_number
 
 __all__ = [
     "AES_KEY_HEX_DIGITS",
@@ -62,8 +63,9 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 def key_problem(value: Any) -> str | None:
     """Why ``value`` is not an AES key as spec 3.5 describes it, or None. Never quotes it."""
-    if isinstance(value, bool | int | float):
-        return "YAML read this key as a number; put it in quotes"
+    problem = read_as_number(value, "key")
+    if problem:
+        return problem
     if not isinstance(value, str):
         return "a key is text: 64 hexadecimal characters (spec 3.5)"
     if len(value) != AES_KEY_HEX_DIGITS:
@@ -78,8 +80,6 @@ def key_problem(value: Any) -> str | None:
                 f"{AES_KEY_HEX_DIGITS} of 0-9 and a-f or A-F (spec 3.5)"
             )
     return None
-
-
 
 
 def parse_key(text: str, what: str = "key") -> bytes:

@@ -107,7 +107,7 @@ def mac_bytes(mac: str) -> bytes:
 
 
 def format_mac(data: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in data)
+    return data.hex(":")
 
 
 class PrefixMatcher:

@@ -14,7 +14,10 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-__all__ = ["KIND_LABELS", "CommonFile", "FileKind", "common_file"]
+__all__ = ["KIND_LABELS", "URL_SCHEMES", "CommonFile", "FileKind", "common_file"]
+
+# spec 2.3: the protocols a phone downloads its files with, as URL schemes.
+URL_SCHEMES = ("tftp", "ftp", "http", "https")
 
 # spec 3.1 Common, 3.2 MAC-oriented, 3.3 ID-oriented, 3.4 custom; "named" is the probe's: a
 # provisioning URL whose last segment is a file name (the spec does not say; the probe assumes).

@@ -32,8 +32,6 @@ KEA_HOOKS_HEADER = Path("/usr/include/kea/hooks/hooks.h")
 BOOST_HEADER = Path("/usr/include/boost/shared_ptr.hpp")
 
 
-
-
 def _python_vars() -> dict[str, str]:
     """The make variables that point the build at this interpreter's libpython."""
     names = {"PY_INCLUDE": "INCLUDEPY", "PY_LIBDIR": "LIBDIR", "PY_LDLIBRARY": "LDLIBRARY"}

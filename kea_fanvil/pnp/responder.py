@@ -122,8 +122,6 @@ OTHER_STATS = (
 )
 
 
-
-
 @dataclass(frozen=True)
 class Limits:
     """Per-source rate limit and log throttling (CLI: --rate, --burst, --log-interval)."""

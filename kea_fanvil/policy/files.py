@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from kea_fanvil.fanvil.config_formats import VERSION
 from kea_fanvil.fanvil.crypto import (
     DEFAULT_ENCRYPTION_MODE,
     DEFAULT_PADDING,
@@ -34,11 +35,11 @@ from kea_fanvil.fanvil.crypto import (
     Padding,
     key_problem,
 )
-from kea_fanvil.yaml_types import YamlBoolWord, YamlInt
+from kea_fanvil.fanvil.naming import URL_SCHEMES
+from kea_fanvil.yaml_types import YamlBoolWord, YamlInt, read_as_number
 
 __all__ = [
     "DEFAULT_FIRST_VERSION",
-    "FILE_URL_SCHEMES",
     "FIRMWARE_PROTOCOLS",
     "MAX_FILE_NAME",
     "AesKey",
@@ -62,7 +63,6 @@ __all__ = [
     "model_key",
 ]
 
-FILE_URL_SCHEMES = ("tftp", "ftp", "http", "https")  # spec 2.3: what the phone downloads with
 # spec 5.1.2: "Auto Image Protocol specifies the download protocol to be used. (1 = FTP,
 # 2=TFTP, 4=HTTP)". FIELD-NOTES adds 5 = HTTPS for newer keys; the spec's key does not list it.
 FIRMWARE_PROTOCOLS = {"ftp": 1, "tftp": 2, "http": 4}
@@ -74,7 +74,6 @@ DEFAULT_FIRST_VERSION = "2.0003"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _SECTION = re.compile(r"[A-Z][A-Z0-9_]*")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-_VERSION = re.compile(r"\d{1,4}\.\d{4}")
 # A file name the phone asks for in a URL path or a TFTP request: no folders, no hidden files
 # (the manifest is one), nothing a URL would need to escape.
 _FILE_NAME = re.compile(r"[A-Za-z0-9_$][A-Za-z0-9_.$@+=,~-]*")
@@ -84,8 +83,9 @@ MAX_FILE_NAME = 127  # an ID-oriented name travels in the BOOTP file field (RFC 
 def _not_a_number(value: Any, what: str) -> None:
     # YAML 1.1 reads 2.10 as 2.1 and 0123 as 83: a value the admin typed must reach the file as
     # typed, so numbers are refused where text is expected, without echoing a possible secret.
-    if isinstance(value, bool | int | float):
-        raise ValueError(f"YAML read this {what} as a number; put it in quotes")
+    problem = read_as_number(value, what)
+    if problem:
+        raise ValueError(problem)
     _not_a_bool_word(value, what)
 
 
@@ -135,9 +135,9 @@ def _file_url(value: str) -> str:
         parts.port  # noqa: B018 - urlsplit checks the port only when it is read
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a URL: {exc}") from None
-    if parts.scheme.lower() not in FILE_URL_SCHEMES:
+    if parts.scheme.lower() not in URL_SCHEMES:
         raise ValueError(
-            f"URL scheme {parts.scheme or '(none)'!r} is not one of {', '.join(FILE_URL_SCHEMES)}"
+            f"URL scheme {parts.scheme or '(none)'!r} is not one of {', '.join(URL_SCHEMES)}"
         )
     if not parts.hostname:
         raise ValueError(f"URL {value!r} names no host")
@@ -170,8 +170,6 @@ def _protocol(value: Any) -> Any:
             raise ValueError(f"{value} is not one of {names} (spec 5.1.2)")
         return value
     raise ValueError(f"give one of {names} (spec 5.1.2)")
-
-
 
 
 def _aes_key(value: Any) -> Any:
@@ -248,7 +246,7 @@ def _model_name(value: Any) -> Any:
 
 def _version(value: Any) -> Any:
     _not_a_number(value, "version")
-    if isinstance(value, str) and not _VERSION.fullmatch(value):
+    if isinstance(value, str) and not VERSION.fullmatch(value):
         raise ValueError(f"{value!r} is not a version N.NNNN such as 2.0003")
     return value
 

@@ -30,13 +30,13 @@ from kea_fanvil.fanvil.identify import (
     normalize_prefix,
     ouis_of_organization,
 )
+from kea_fanvil.fanvil.naming import URL_SCHEMES
 from kea_fanvil.policy.files import CustomFileName, FileSettings, FilesPolicy, ModelName
 from kea_fanvil.redact import mask
 from kea_fanvil.wire import options
-from kea_fanvil.yaml_types import YamlBoolWord
+from kea_fanvil.yaml_types import YamlBoolWord, read_as_number
 
 __all__ = [
-    "URL_SCHEMES",
     "BootFile",
     "Delivery",
     "Device",
@@ -58,8 +58,6 @@ __all__ = [
     "url_limit",
     "uses_files",
 ]
-
-URL_SCHEMES = ("tftp", "ftp", "http", "https")  # what Fanvil firmware fetches (spec 2.3)
 
 
 def _check_url(value: str) -> str:
@@ -117,8 +115,9 @@ def _check_boot_file(value: str) -> str:
 def _unquoted_number(value: Any, what: str) -> None:
     # YAML 1.1 reads unquoted 10:00:00:00:00:01 as a base-60 integer and 001565000001 as an
     # octal one; pydantic would only say "Input should be a valid string".
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise ValueError(f"YAML read this {what} as the number {value}; put it in quotes")
+    problem = read_as_number(value, what, echo=True)
+    if problem:
+        raise ValueError(problem)
 
 
 def _mac(value: Any) -> Any:

@@ -19,7 +19,6 @@ from kea_fanvil.redact import has_credentials
 __all__ = ["credential_fields", "exposure_warnings", "secret_fields"]
 
 
-
 def credential_fields(policy: Policy) -> list[str]:
     """The policy fields (e.g. ``sites[1].url``) whose URL holds a password, in file order."""
     found = []

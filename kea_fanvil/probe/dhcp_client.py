@@ -63,14 +63,6 @@ _BROADCAST_IP = IPv4Address("255.255.255.255")
 _ZERO_IP = IPv4Address(0)
 
 
-
-
-
-
-
-
-
-
 @dataclass(frozen=True)
 class DoraResult:
     """The OFFER and ACK of one exchange; `server_mac` is the ACK frame's source (direct mode)."""

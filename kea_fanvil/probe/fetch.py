@@ -22,7 +22,6 @@ import contextlib
 import ftplib
 import hashlib
 import logging
-import re
 import ssl
 import time
 from collections.abc import Callable, Generator
@@ -34,6 +33,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 import httpx
 
 from kea_fanvil.errors import KeaFanvilError
+from kea_fanvil.fanvil.config_formats import read_version
 from kea_fanvil.redact import shown
 
 __all__ = [
@@ -48,21 +48,12 @@ __all__ = [
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 TOTAL_TIMEOUT_FACTOR = 12
 
-# FIELD-NOTES "CFG format": the first line is `<<VOIP CONFIG FILE>>Version:2.0002`.
-_VERSION = re.compile(rb"<<VOIP CONFIG FILE>>[ \t]*Version[ \t]*:[ \t]*([^\s<]+)", re.IGNORECASE)
-# The old XML dialect (FIELD-NOTES): <VOIP_CONFIG_FILE><version>2.0003</version>.
-_XML_VERSION = re.compile(rb"<VOIP_CONFIG_FILE>\s*<version>\s*([0-9]+\.[0-9]+)\s*</version>")
-
-
 def config_version(data: bytes) -> str | None:
-    """The config version: a CFG file's `<<VOIP CONFIG FILE>>Version:` first line, or the
-    `<version>` of an XML file in the `<VOIP_CONFIG_FILE>` dialect; else None (encrypted files
-    included: decrypt them with `kea-fanvil files decrypt`)."""
-    head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
-    found = _VERSION.match(head.split(b"\n", 1)[0])
-    if found is None and head.startswith(b"<"):
-        found = _XML_VERSION.search(head[:4096])
-    return found[1].decode("ascii", "replace") if found else None
+    """The config version a downloaded file states (:func:`kea_fanvil.fanvil.config_formats.
+    read_version`); None when it states none, encrypted files included: decrypt them with
+    `kea-fanvil files decrypt`."""
+    found = read_version(data)
+    return found[1] if found else None
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kea_fanvil.errors import EncodingError
-from kea_fanvil.fanvil.naming import CommonFile, FileKind, common_file
+from kea_fanvil.fanvil.naming import URL_SCHEMES, CommonFile, FileKind, common_file
 from kea_fanvil.redact import mask, shown
 from kea_fanvil.wire.dhcp import DhcpMessage
 from kea_fanvil.wire.options import decode_vendor_suboptions
 
 __all__ = [
     "CUSTOM_OPTION_CODES",
-    "PHONE_SCHEMES",
     "Carrier",
     "ConfigFile",
     "OptionView",
@@ -44,7 +43,6 @@ __all__ = [
 ]
 
 CUSTOM_OPTION_CODES = range(128, 255)  # spec 2.1.1: "from 128 to 254"
-PHONE_SCHEMES = ("tftp", "ftp", "http", "https")  # spec 2.3: the phone's protocol types
 
 
 # A URL as the phone expects it: scheme "://" and no spaces (the policy's own rule, too).
@@ -91,8 +89,6 @@ class ConfigFile:
     url: str | None
     source: str  # why this name
     note: str = ""
-
-
 
 
 @dataclass(frozen=True)
@@ -358,9 +354,9 @@ def interpret(
         fallback = FALLBACK
     else:
         scheme = urlsplit(chosen.url).scheme.lower()
-        if scheme not in PHONE_SCHEMES:
+        if scheme not in URL_SCHEMES:
             notes.append(
-                f"the phone downloads over {', '.join(s.upper() for s in PHONE_SCHEMES)} only "
+                f"the phone downloads over {', '.join(s.upper() for s in URL_SCHEMES)} only "
                 f"(spec 2.3), not {scheme}"
             )
         expanded = chosen.url.replace("$mac", mac12)

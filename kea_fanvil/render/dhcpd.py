@@ -139,7 +139,7 @@ def _match(policy: Policy) -> str:
 
 def _site_condition(net: ipaddress.IPv4Network) -> str:
     mask = int(net.netmask)
-    network = _hex(net.network_address.packed)
+    network = net.network_address.packed.hex(":")
     giaddr = f"encode-int(extract-int(packet(24, 4), 32) & {mask}, 32) = {network}"
     offered = f"encode-int(extract-int(leased-address, 32) & {mask}, 32) = {network}"
     return f"(not (packet(24, 4) = 00:00:00:00) and {giaddr}) or {offered}"
@@ -214,14 +214,10 @@ def _string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _hex(data: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in data)
-
-
 def _data(data: bytes, where: str) -> str:
     """A literal dhcpd compares byte for byte with ``data``."""
     if _PLAIN.fullmatch(data.decode("latin-1")):
         return _string(data.decode("ascii"))
     if len(data) < 2:
         raise RenderError(TARGET, where, "dhcpd cannot write a one-byte non-ASCII value")
-    return _hex(data)
+    return data.hex(":")

@@ -183,7 +183,7 @@ def _vendor_class_lines(policy: Policy) -> list[str]:
             for j, up in zip(letters, upper, strict=True):
                 if up:
                     variant[j] -= 0x20
-            lines[f"dhcp-match=set:{PHONE_TAG},60,{_hex(bytes(variant))}"] = None
+            lines[f"dhcp-match=set:{PHONE_TAG},60,{bytes(variant).hex(':')}"] = None
     if lines:
         return [
             "# Option 60 starts with a prefix, in any letter case (one line per spelling).",
@@ -275,10 +275,6 @@ def _option_lines(policy: Policy, site_tags: list[str]) -> list[str]:
     return lines
 
 
-def _hex(data: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in data)
-
-
 def _value(code: int, data: bytes) -> str:
     """An option value dnsmasq sends as exactly ``data`` (66 and 67 get dnsmasq's NUL).
 
@@ -288,7 +284,7 @@ def _value(code: int, data: bytes) -> str:
     text = data.decode("latin-1")
     if _SAFE_STRING.fullmatch(text):
         return f'"{text}"'
-    return _hex(data)
+    return data.hex(":")
 
 
 def _boot_name(name: str, where: str) -> str:

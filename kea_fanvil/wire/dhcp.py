@@ -79,8 +79,6 @@ _MIN_MESSAGE = 300  # RFC 1542 section 2.1
 _ZERO = IPv4Address(0)
 
 
-
-
 def _default_options() -> list[tuple[int, bytes]]:
     return []
 

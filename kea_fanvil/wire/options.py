@@ -115,8 +115,6 @@ def encode_bootfile_name(name: str) -> bytes:
     return _fit(_ascii(name, "boot file name"), MAX_BOOT_FILE, "boot file name")
 
 
-
-
 def decode_vendor_suboptions(data: bytes) -> list[tuple[int, bytes]]:
     """Split option 43 data into (sub-option, value) pairs (RFC 2132 section 8.4).
 

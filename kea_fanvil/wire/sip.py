@@ -49,8 +49,6 @@ MAX_DATAGRAM = 8192
 MAX_HEADERS = 64
 
 
-
-
 # RFC 3261 section 25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`"
 # / "'" / "~")
 _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
