@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Sets up everything kea-fanvil needs on Debian 12 (bookworm, Kea 2.2), 13 (trixie, Kea 2.6) or
 # 14 (forky, Kea 3.0), as root: Debian packages (Kea with its headers, dnsmasq, ISC dhcpd where
-# the release still ships it, build tools, nginx, tftpd-hpa and sipp for the tests), the virtual
-# environment at .venv with the package and its dev tools, and the Kea hook library built
-# against the installed Kea and installed into Kea's own hooks directory (Kea 2.6.3 and later
-# load hooks from nowhere else). Safe to run again.
+# the release still ships it, build tools, googletest, nginx, tftpd-hpa and sipp for the tests),
+# the virtual environment at .venv with the package and its dev tools, and the Kea hook library
+# built against the installed Kea and installed into Kea's own hooks directory (Kea 2.6.3 and
+# later load hooks from nowhere else). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ APT_PACKAGES=(
   nginx tftpd-hpa openssl util-linux
   sip-tester  # sipp: the SIP peer of the PnP responder tests
   libboost-dev iproute2 procps g++ make pkg-config
+  libgtest-dev  # googletest: the hook's C++ unit tests (tests/cpp, run by test.sh)
   python3 python3-venv python3-dev libpython3-dev
 )
 # Installed where the release has them: ISC dhcpd reached its end of life and Debian 14 (forky)

@@ -39,25 +39,6 @@ std::optional<Bytes> optionData(Pkt4& pkt, uint16_t code) {
     return std::nullopt;
 }
 
-// Masks the password of every URL in `text` ("user:****@"), for lines that quote a URL from
-// outside the Python side's own masking (exception texts). Mirrors kea_fanvil.redact.mask.
-std::string maskSecrets(std::string text) {
-    size_t pos = 0;
-    while ((pos = text.find("://", pos)) != std::string::npos) {
-        size_t start = pos + 3;
-        size_t end = text.find_first_of("/?# \t\n'\"", start);
-        if (end == std::string::npos) end = text.size();
-        size_t at = text.rfind('@', end);
-        size_t colon = text.find(':', start);
-        if (at != std::string::npos && at >= start && colon < at && at > colon + 1) {
-            text.replace(colon + 1, at - colon - 1, "****");
-            end = colon + 6;
-        }
-        pos = end;
-    }
-    return text;
-}
-
 // Reports from the Python side's threads (policy watcher, inventory writer; GIL held).
 void logFromPython(const std::string& kind, const std::string& path, const std::string& text) {
     if (kind == "count") {
@@ -79,6 +60,23 @@ void logFromPython(const std::string& kind, const std::string& path, const std::
 }
 
 } // namespace
+
+std::string maskSecrets(std::string text) {
+    size_t pos = 0;
+    while ((pos = text.find("://", pos)) != std::string::npos) {
+        size_t start = pos + 3;
+        size_t end = text.find_first_of("/?# \t\n'\"", start);
+        if (end == std::string::npos) end = text.size();
+        size_t at = text.rfind('@', end);
+        size_t colon = text.find(':', start);
+        if (at != std::string::npos && at >= start && colon < at && at > colon + 1) {
+            text.replace(colon + 1, at - colon - 1, "****");
+            end = colon + 6;
+        }
+        pos = end;
+    }
+    return text;
+}
 
 Config Config::parse(const ConstElementPtr& params) {
     if (!params || params->getType() != Element::map) {
@@ -129,8 +127,8 @@ Config Config::parse(const ConstElementPtr& params) {
     return c;
 }
 
-std::optional<std::string> ErrorThrottle::admit(Kind kind) {
-    auto now = std::chrono::steady_clock::now();
+std::optional<std::string> ErrorThrottle::admit(Kind kind,
+                                                std::chrono::steady_clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
     Slot& s = slots_[kind];
     if (s.last && now - *s.last < interval_) {

@@ -49,7 +49,9 @@ public:
     enum Kind { DECIDE, DECISION, PACKET, KINDS };
     explicit ErrorThrottle(long interval_seconds) : interval_(interval_seconds) {}
     // nullopt: stay quiet; otherwise the suffix for the log line ("" or the suppressed count).
-    std::optional<std::string> admit(Kind kind);
+    // `now` is a parameter so the unit tests can drive the clock; the hook passes none.
+    std::optional<std::string> admit(
+        Kind kind, std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 private:
     struct Slot {
         std::optional<std::chrono::steady_clock::time_point> last;
@@ -84,6 +86,10 @@ private:
 };
 
 using FanvilImplPtr = std::shared_ptr<FanvilImpl>;
+
+// Masks the password of every URL in `text` ("user:****@"), for lines that quote a URL from
+// outside the Python side's own masking (exception texts). Mirrors kea_fanvil.redact.mask.
+std::string maskSecrets(std::string text);
 
 } // namespace fanvil
 

@@ -180,10 +180,7 @@ Bytes toBytes(PyObject* o, size_t max, const char* what) {
         throw BadDecision(std::string(what) + " must be bytes, not " + typeName(o));
     }
     auto len = static_cast<size_t>(PyBytes_GET_SIZE(o));
-    if (len > max) {
-        throw BadDecision(std::string(what) + " is " + std::to_string(len) +
-                          " bytes, more than " + std::to_string(max));
-    }
+    checkDecisionSize(what, len, max);
     const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(o));
     return Bytes(data, data + len);
 }
@@ -205,19 +202,16 @@ Decision convert(PyObject* result) {
         }
         PyObject* code = PyTuple_GET_ITEM(item, 0);
         long c = PyLong_Check(code) ? PyLong_AsLong(code) : -1;
-        if (c < 1 || c > 254) {
+        if (!isDecisionOptionCode(c)) {
             PyErr_Clear();
             throw BadDecision("option code " + str(code) + " is not an integer in 1-254");
         }
-        // One option's worth (RFC 2132): Kea would split longer data (RFC 3396, from 2.1.6),
-        // but Fanvil firmware is not known to join the parts, and the policy loader refuses
-        // such values already, so a longer one here is a broken decision.
         std::string what = "option " + std::to_string(c) + " data";
-        d.options.emplace_back(static_cast<uint8_t>(c),
-                               toBytes(PyTuple_GET_ITEM(item, 1), 255, what.c_str()));
+        d.options.emplace_back(static_cast<uint8_t>(c), toBytes(PyTuple_GET_ITEM(item, 1),
+                                                                MAX_OPTION_DATA, what.c_str()));
     }
     PyObject* file = PyTuple_GET_ITEM(result, 1);
-    if (file != Py_None) d.boot_file = toBytes(file, 128, "boot_file");  // BOOTP `file` field
+    if (file != Py_None) d.boot_file = toBytes(file, MAX_BOOT_FILE, "boot_file");
     return d;
 }
 

@@ -4,6 +4,7 @@
 #ifndef FANVIL_PYTHON_BRIDGE_H
 #define FANVIL_PYTHON_BRIDGE_H
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -38,6 +39,24 @@ struct PythonError : std::runtime_error { using std::runtime_error::runtime_erro
 struct BadDecision : std::runtime_error { using std::runtime_error::runtime_error; };
 // hook_entry.load() rejected the policy; the text is the Python side's explanation.
 struct PolicyInvalid : std::runtime_error { using std::runtime_error::runtime_error; };
+
+// The bounds a decision is held to before anything is applied. Option data: one option's worth
+// (RFC 2132): Kea would split longer data (RFC 3396, from 2.1.6), but Fanvil firmware is not
+// known to join the parts, and the policy loader refuses such values already, so a longer one
+// is a broken decision. (Kea 2.2 splits from 254 bytes already: tests/cpp/options_unittest.cc.)
+// Boot file: the BOOTP `file` field. Inline, so that the unit tests check them without an
+// interpreter.
+constexpr size_t MAX_OPTION_DATA = 255;
+constexpr size_t MAX_BOOT_FILE = 128;
+// Neither 0 (pad) nor 255 (end).
+constexpr bool isDecisionOptionCode(long code) { return code >= 1 && code <= 254; }
+// Throws BadDecision when `size` is over `max`; `what` names the value ("option 43 data").
+inline void checkDecisionSize(const std::string& what, size_t size, size_t max) {
+    if (size > max) {
+        throw BadDecision(what + " is " + std::to_string(size) + " bytes, more than " +
+                          std::to_string(max));
+    }
+}
 
 // Receives what the Python side reports on its own (the policy watcher's reloads, warnings):
 // kind ("reloaded", "reload-failed", "warning", "inventory-error", "count"), path (or the

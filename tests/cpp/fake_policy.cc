@@ -1,0 +1,33 @@
+#include "fake_policy.h"
+
+namespace fanvil {
+
+namespace fake {
+std::optional<Loaded> loaded;
+std::function<std::optional<Decision>(const Request&)> decide;
+std::vector<Request> requests;
+
+void reset() {
+    loaded.reset();
+    decide = nullptr;
+    requests.clear();
+}
+} // namespace fake
+
+// The executable echoes the requested one, as a first load in a process would report it.
+PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
+                           const std::string& policy_path, double reload_interval,
+                           const std::optional<std::string>& inventory, LogSink sink)
+    : executable_(python), detail_("fake policy") {
+    fake::loaded = fake::Loaded{python, extra_paths, policy_path, reload_interval, inventory, sink};
+}
+
+PythonPolicy::~PythonPolicy() = default;
+
+std::optional<Decision> PythonPolicy::decide(const Request& request) const {
+    fake::requests.push_back(request);
+    if (!fake::decide) return std::nullopt;
+    return fake::decide(request);
+}
+
+} // namespace fanvil
