@@ -39,18 +39,24 @@ class RateLimiter:
 
 
 class ThrottledLog:
-    """At most one line per kind per interval; what was held back is counted and reported."""
+    """At most one line per kind per interval; what was held back is counted and reported.
 
-    def __init__(self, sink: LogSink, interval: float) -> None:
+    ``count_held=False``: what is held back is dropped without a word (for a caller whose
+    lines must read the same each time, with counters of their own elsewhere).
+    """
+
+    def __init__(self, sink: LogSink, interval: float, count_held: bool = True) -> None:
         self.sink = sink
         self.interval = interval
+        self.count_held = count_held
         self._last: dict[str, float] = {}
         self._held: Counter[str] = Counter()
 
     def report(self, kind: str, level: int, text: str, now: float) -> None:
         last = self._last.get(kind)
         if last is not None and now - last < self.interval:
-            self._held[kind] += 1
+            if self.count_held:
+                self._held[kind] += 1
             return
         self._last[kind] = now
         held = self._held.pop(kind, 0)

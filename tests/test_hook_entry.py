@@ -7,6 +7,7 @@ runs in-process, so every branch is cheap to reach.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,6 +127,19 @@ def test_watcher_swaps_in_changes_and_keeps_the_old_policy_on_a_broken_one(
     time.sleep(0.1)
     assert len(reports) == 4  # stopped means stopped
     assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v4.example.com/"
+
+
+def test_the_watcher_thread_is_named_and_niced(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    write(policy, POLICY.format(url="http://v1.example.com/"))
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert hook_entry.load(str(policy), 0.02)[0] == "loaded"
+    (watcher,) = [t for t in threading.enumerate() if t.name == "kea-fanvil-policy-watcher"]
+    assert watcher.daemon and watcher.native_id is not None
+    expected = min(19, main + hook_entry.WATCHER_NICENESS)
+    wait_for(lambda: os.getpriority(os.PRIO_PROCESS, watcher.native_id or 0) == expected)
+    hook_entry.stop()
+    assert not watcher.is_alive()
 
 
 def test_watcher_follows_the_inventory(tmp_path: Path) -> None:

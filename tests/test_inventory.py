@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,6 +169,35 @@ def test_a_locked_database_costs_records_not_service(
     writer.submit((3.0, OTHER, None, None, ZERO, ZERO, engine))
     writer.flush()
     assert len(read_phones(writer.path)) == 2
+
+
+def test_a_repeated_error_reads_the_same_once_per_interval(
+    writer: InventoryWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    for step in (0.0, 1.0, inventory.ERROR_LOG_INTERVAL - 2.0):
+        clock[0] += step
+        writer._error("open", "cannot open")
+    clock[0] += 1.0  # ERROR_LOG_INTERVAL after the first
+    writer._error("open", "cannot open")
+    writer._error("set-aside", "cannot move")  # another kind has an interval of its own
+    reports: Reports = writer.report  # type: ignore[assignment]
+    assert reports.errors() == ["cannot open", "cannot open", "cannot move"]  # nothing appended
+
+
+def test_the_writer_thread_is_niced(tmp_path: Path, reports: Reports) -> None:
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    w = InventoryWriter(str(tmp_path / "phones.db"), reports)
+    w.start()
+    try:
+        expected = min(19, main + inventory.WRITER_NICENESS)
+        deadline = time.monotonic() + 5
+        while os.getpriority(os.PRIO_PROCESS, w.native_id or 0) != expected:
+            assert time.monotonic() < deadline, "the writer kept its priority"
+            time.sleep(0.01)
+    finally:
+        w.stop()
 
 
 def test_an_unwritable_folder_is_reported(tmp_path: Path, reports: Reports, engine: Engine) -> None:

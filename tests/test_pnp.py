@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,7 +22,8 @@ from hypothesis import strategies as st
 
 from kea_fanvil import Engine, parse_policy
 from kea_fanvil.cli.app import main
-from kea_fanvil.errors import PnpError, SipError
+from kea_fanvil.errors import PnpError, PolicyError, SipError
+from kea_fanvil.pnp import service
 from kea_fanvil.pnp.responder import (
     OUTCOMES,
     T1,
@@ -375,6 +377,40 @@ def test_throttled_log_mentions_what_it_held_back() -> None:
     for t in (0, 1, 2, 11):
         log.report("k", logging.WARNING, f"at {t}", t)
     assert lines == ["at 0", "at 11 (and 2 more like it before)"]
+
+
+def test_throttled_log_can_hold_back_without_counting() -> None:
+    lines: list[str] = []
+    log = ThrottledLog(lambda level, text: lines.append(text), 10, count_held=False)
+    for t in (0, 1, 2, 11):
+        log.report("k", logging.ERROR, "the same", t)
+    log.flush(30)
+    assert lines == ["the same", "the same"]
+
+
+def test_the_service_reloads_in_a_thread_and_hands_over_through_the_queue(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.replace("prov.example.com/fanvil", "new.example.com"))
+    wake_r, wake_w = socket.socketpair()
+    reloader, results = service._reloader(policy, wake_w)
+    try:
+        reloader.request()
+        engine = results.get(timeout=10)
+        assert isinstance(engine, Engine)
+        assert engine.policy.summary().endswith("default URL http://new.example.com/$mac.cfg")
+        assert wake_r.recv(16) == b"\0"  # the loop is woken, not left to its next timer
+        assert any(t.name == "pnp-policy-reload" for t in threading.enumerate())
+        policy.write_text("version: 1\n")
+        reloader.request()
+        failure = results.get(timeout=10)
+        assert isinstance(failure, PolicyError)
+        assert wake_r.recv(16) == b"\0"
+    finally:
+        reloader.stop()
+        wake_r.close()
+        wake_w.close()
 
 
 def test_a_policy_swap_changes_new_answers_only() -> None:

@@ -14,19 +14,17 @@ The hook passes plain values and gets plain values back, so nothing here knows o
 Inventory: every matched request is handed to :class:`kea_fanvil.kea_hook.inventory.InventoryWriter`
 (a bounded buffer, a thread and SQLite), never waited for.
 
-Live reload: with ``reload_interval`` > 0 a daemon thread checks the policy file and its
-inventory (size, mtime, inode) every interval and, when they changed, loads the new policy
-and swaps it in. Requests in flight keep the engine they started with. A broken new policy
-leaves the old one in force; each broken version is reported once, not once per check.
+Live reload: with ``reload_interval`` > 0 a daemon thread (:class:`kea_fanvil.reloader.Reloader`)
+checks the policy file and its inventory (size, mtime, inode) every interval and, when they
+changed, loads the new policy and swaps it in. Requests in flight keep the engine they
+started with. A broken new policy leaves the old one in force; each broken version is reported
+once, not once per check.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,15 +33,14 @@ from kea_fanvil.engine import Engine, RawDecision
 from kea_fanvil.errors import KeaFanvilError
 from kea_fanvil.kea_hook.inventory import DEFAULT_DB, InventoryWriter
 from kea_fanvil.policy.loader import load_policy, source_files
-from kea_fanvil.policy.models import Policy
 from kea_fanvil.policy.secrets import exposure_warnings
 from kea_fanvil.redact import mask
+from kea_fanvil.reloader import Reloader
 
 __all__ = [
     "RELOAD_SWITCH_INTERVAL",
     "WATCHER_NICENESS",
     "LogSink",
-    "Signature",
     "decide",
     "load",
     "stop",
@@ -51,12 +48,12 @@ __all__ = [
 
 # (kind, path, text); kinds: "reloaded", "reload-failed", "warning" (path: the policy's),
 # "inventory-error" (path: the database's), "count" (path: a statistic's name, text: a number).
-RELOAD_SWITCH_INTERVAL = 0.0001  # seconds; see _Watcher.check
+RELOAD_SWITCH_INTERVAL = 0.0001  # seconds; see _start_watcher
 WATCHER_NICENESS = 10  # added to the watcher thread's nice value (Linux: per thread)
 LogSink = Callable[[str, str, str], None]
 
 _engine: Engine | None = None
-_watcher: _Watcher | None = None
+_watcher: Reloader[Engine] | None = None
 _writer: InventoryWriter | None = None
 
 
@@ -80,13 +77,13 @@ def load(
         if _engine is None:
             return ("invalid", why)
         outcome = ("kept", why)
-        loaded: Policy | None = None
+        loaded: Engine | None = None
     else:
         _install(engine, first=True)
         for warning in exposure_warnings(policy_path, engine.policy):
             sink("warning", policy_path, warning)
         outcome = ("loaded", engine.policy.summary())
-        loaded = engine.policy
+        loaded = engine
     if reload_interval > 0:
         _start_watcher(policy_path, reload_interval, sink, loaded)
     if inventory != "":
@@ -115,13 +112,10 @@ def stop() -> None:
     global _watcher, _writer
     watcher, _watcher = _watcher, None
     if watcher is not None:
-        watcher.stop_event.set()
-        watcher.join()
+        watcher.stop()
     writer, _writer = _writer, None
     if writer is not None:
         writer.stop()
-
-
 
 
 def _build(policy_path: str) -> Engine:
@@ -167,83 +161,11 @@ def _ignore(kind: str, path: str, text: str) -> None:
 
 # --- the file watcher ---------------------------------------------------------------------------
 
-Signature = tuple[tuple[str, tuple[int, ...]], ...]
 
-
-def _sources(policy_path: str, policy: Policy | None) -> list[Path]:
-    if policy is None:
+def _sources(policy_path: str, engine: Engine | None) -> list[Path]:
+    if engine is None:
         return [Path(policy_path)]
-    return source_files(policy_path, policy)
-
-
-def _signature(paths: list[Path]) -> Signature:
-    """What identifies the files' current versions; a missing file has its own value."""
-    marks: list[tuple[str, tuple[int, ...]]] = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-            marks.append((str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)))
-        except OSError as exc:
-            marks.append((str(path), (-1, exc.errno or 0)))
-    return tuple(marks)
-
-
-class _Watcher(threading.Thread):
-    def __init__(self, path: str, interval: float, sink: LogSink, loaded: Policy | None) -> None:
-        super().__init__(name="kea-fanvil-policy-watcher", daemon=True)
-        self.path = path
-        self.interval = interval
-        self.sink = sink
-        # The policy last loaded from `path` (None when it was broken at load time): its
-        # devices_file is watched along with the policy file.
-        self.loaded = loaded
-        self.seen = self.signature()  # the version last tried, loaded or not
-        self.stop_event = threading.Event()
-
-    def signature(self) -> Signature:
-        return _signature(_sources(self.path, self.loaded))
-
-    def run(self) -> None:
-        # Reloading is background work: on a busy machine Kea's own threads come first.
-        with contextlib.suppress(OSError):
-            tid = threading.get_native_id()
-            nice = os.getpriority(os.PRIO_PROCESS, tid)
-            os.setpriority(os.PRIO_PROCESS, tid, min(19, nice + WATCHER_NICENESS))
-        while not self.stop_event.wait(self.interval):
-            try:
-                self.check()
-            except Exception as exc:  # the watcher must outlive any surprise
-                self.sink("reload-failed", self.path, _reason(self.path, exc))
-
-    def check(self) -> None:
-        now = self.signature()
-        if now == self.seen:
-            return
-        started = time.monotonic()
-        # While this thread holds the GIL, Kea's threads wait for it up to the switch interval
-        # (5 ms) per decision: a long load would starve them to about 200 decisions a second
-        # and Kea would drop packets. A short interval during the load lets them in often.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(RELOAD_SWITCH_INTERVAL)
-        try:
-            new = _build(self.path)
-        except Exception as exc:
-            self.seen = now
-            self.sink("reload-failed", self.path, _reason(self.path, exc))
-            return
-        finally:
-            sys.setswitchinterval(switch)
-        _install(new, first=False)
-        self.loaded = new.policy
-        # What was loaded is the version seen before the load: a file that changed while it
-        # ran keeps its earlier mark, so the next check loads it again instead of taking the
-        # change as loaded. (A file the new policy adds to the watch is marked as it is now.)
-        before = dict(now)
-        self.seen = tuple((path, before.get(path, mark)) for path, mark in self.signature())
-        took = time.monotonic() - started
-        self.sink("reloaded", self.path, f"{new.policy.summary()} (read in {took:.2f} s)")
-        for warning in exposure_warnings(self.path, new.policy):
-            self.sink("warning", self.path, warning)
+    return source_files(policy_path, engine.policy)
 
 
 def _start_inventory(path: str, sink: LogSink) -> None:
@@ -256,7 +178,41 @@ def _start_inventory(path: str, sink: LogSink) -> None:
     _writer.start()
 
 
-def _start_watcher(path: str, interval: float, sink: LogSink, loaded: Policy | None) -> None:
+def _start_watcher(path: str, interval: float, sink: LogSink, loaded: Engine | None) -> None:
+    """Watch ``path`` and, through ``loaded`` (the engine last loaded from it; None when it was
+    broken at load time), its devices_file."""
     global _watcher
-    _watcher = _Watcher(path, interval, sink, loaded)
+
+    def build() -> Engine:
+        # While this thread holds the GIL, Kea's threads wait for it up to the switch interval
+        # (5 ms) per decision: a long load would starve them to about 200 decisions a second
+        # and Kea would drop packets. A short interval during the load lets them in often.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(RELOAD_SWITCH_INTERVAL)
+        try:
+            return _build(path)
+        finally:
+            sys.setswitchinterval(switch)
+
+    def swap_in(engine: Engine, started: float) -> None:
+        _install(engine, first=False)
+        took = time.monotonic() - started
+        sink("reloaded", path, f"{engine.policy.summary()} (read in {took:.2f} s)")
+        for warning in exposure_warnings(path, engine.policy):
+            sink("warning", path, warning)
+
+    def failed(exc: Exception) -> None:
+        sink("reload-failed", path, _reason(path, exc))
+
+    _watcher = Reloader(
+        "kea-fanvil-policy-watcher",
+        build,
+        swap_in,
+        failed,
+        current=loaded,
+        sources=lambda engine: _sources(path, engine),
+        interval=interval,
+        # Reloading is background work: on a busy machine Kea's own threads come first.
+        niceness=WATCHER_NICENESS,
+    )
     _watcher.start()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import os
 import socket
 import sqlite3
@@ -25,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from kea_fanvil.errors import InventoryError
 from kea_fanvil.fanvil.identify import VendorClass, parse_vendor_class
+from kea_fanvil.ratelimit import ThrottledLog
 from kea_fanvil.redact import mask
+from kea_fanvil.reloader import lower_thread_priority
 
 if TYPE_CHECKING:
     from kea_fanvil.engine import Engine
@@ -40,6 +43,7 @@ __all__ = [
     "REFRESH",
     "REOPEN_INTERVAL",
     "SCHEMA_VERSION",
+    "WRITER_NICENESS",
     "Facts",
     "InventoryWriter",
     "Phone",
@@ -59,6 +63,7 @@ REOPEN_INTERVAL = 30.0  # seconds between two attempts to open a database that f
 ERROR_LOG_INTERVAL = 60.0  # seconds between two reports of the same kind of error
 REFRESH = 60.0  # seconds: a phone's unchanged row is brought up to date at most this often
 KNOWN_LIMIT = 500_000  # phones whose last written facts are remembered
+WRITER_NICENESS = 10  # added to the writer thread's nice value (Linux: per thread)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS phones (
@@ -117,8 +122,6 @@ class Phone:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
 
 
 def _ours(db: sqlite3.Connection, path: Path) -> None:
@@ -295,7 +298,13 @@ class InventoryWriter(threading.Thread):
         self.stop_event = threading.Event()
         self._db: sqlite3.Connection | None = None
         self._next_open = 0.0
-        self._last_error: dict[str, float] = {}
+        # The same text each time: a repeated error is not news, and drops are counted anyway.
+        # (Through report and path, not self: no reference cycle keeps a stopped writer.)
+        self._errors = ThrottledLog(
+            lambda level, text: report("error", path, text),
+            ERROR_LOG_INTERVAL,
+            count_held=False,
+        )
         # MAC -> (facts last written, when seen); MAC -> (last seen, records) not yet written.
         self._known: dict[bytes, tuple[tuple[Any, ...], float]] = {}
         self._pending: dict[bytes, tuple[float, int]] = {}
@@ -309,9 +318,7 @@ class InventoryWriter(threading.Thread):
             self.dropped += 1  # a lost increment under a race only undercounts drops
 
     def run(self) -> None:
-        with contextlib.suppress(OSError):  # background work: Kea's threads come first
-            tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+        lower_thread_priority(WRITER_NICENESS)  # background work: Kea's threads come first
         while not self.stop_event.wait(BATCH_INTERVAL):
             self.flush()
         self.flush(final=True)
@@ -399,7 +406,7 @@ class InventoryWriter(threading.Thread):
                 del self._pending[mac]
                 if known is not None:
                     self._known[mac] = (known[0], last)
-                due.append((last, count, ":".join(f"{b:02x}" for b in mac)))
+                due.append((last, count, mac.hex(":")))
         return due
 
     def _open(self) -> sqlite3.Connection | None:
@@ -449,7 +456,4 @@ class InventoryWriter(threading.Thread):
         )
 
     def _error(self, kind: str, text: str) -> None:
-        now = time.monotonic()
-        if now - self._last_error.get(kind, -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
-            self._last_error[kind] = now
-            self.report("error", self.path, text)
+        self._errors.report(kind, logging.ERROR, text, time.monotonic())

@@ -24,7 +24,6 @@ import selectors
 import signal
 import socket
 import struct
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,12 +36,15 @@ from kea_fanvil.pnp.responder import GROUP, PORT, Limits, LogSink, Outgoing, Res
 from kea_fanvil.policy.loader import load_policy
 from kea_fanvil.policy.secrets import exposure_warnings
 from kea_fanvil.redact import mask
+from kea_fanvil.reloader import Reloader
 from kea_fanvil.wire.sip import MAX_DATAGRAM
 
 __all__ = ["open_group_socket", "serve"]
 
 SOCKET_BUFFER = 4 << 20  # bytes: room for a burst of phones booting after a power cut
 BATCH = 256  # datagrams read per wake-up before timers get their turn
+
+_Handover = queue.SimpleQueue[Engine | Exception]  # from the reload thread to the loop
 
 
 def _buffer(sock: socket.socket) -> None:
@@ -110,43 +112,24 @@ def _write_stats(path: Path | None, responder: Responder, log: LogSink) -> None:
         log(logging.WARNING, f"cannot write {path}: {exc.strerror or exc}")
 
 
-class _Reloader:
-    """Loads a new policy in a thread, so that phones are answered while a large one loads."""
+def _reloader(path: Path, wake: socket.socket) -> tuple[Reloader[Engine], _Handover]:
+    """Loads a new policy in a thread, so that phones are answered while a large one loads;
+    the loop takes the outcome from the queue (``wake`` rouses it) and puts it in force, since
+    only the loop's thread touches the responder."""
+    results: _Handover = queue.SimpleQueue()
 
-    def __init__(self, path: Path, wake: socket.socket) -> None:
-        self.path = path
-        self.wake = wake
-        self.results: queue.SimpleQueue[Engine | Exception] = queue.SimpleQueue()
-        self.thread: threading.Thread | None = None
-        self.again = False
-
-    def start(self) -> None:
-        if self.thread is not None and self.thread.is_alive():
-            self.again = True  # a SIGHUP during a load: load once more when it is done
-            return
-        self.thread = threading.Thread(target=self._run, name="pnp-policy-reload", daemon=True)
-        self.thread.start()
-
-    def finished(self) -> Engine | Exception | None:
-        """The outcome of a load that has ended, if any; starts the next one if asked."""
-        try:
-            result = self.results.get_nowait()
-        except queue.Empty:
-            return None
-        if self.thread is not None:
-            self.thread.join()  # it has put its result: only its exit is left
-        if self.again:
-            self.again = False
-            self.start()
-        return result
-
-    def _run(self) -> None:
-        try:
-            self.results.put(Engine(load_policy(self.path)))
-        except Exception as exc:  # reported by the loop; the old policy stays
-            self.results.put(exc)
+    def hand_over(result: Engine | Exception) -> None:
+        results.put(result)  # a failure is reported by the loop; the old policy stays
         with contextlib.suppress(OSError):
-            self.wake.send(b"\0")
+            wake.send(b"\0")
+
+    reloader = Reloader(
+        "pnp-policy-reload",
+        lambda: Engine(load_policy(path)),
+        lambda engine, started: hand_over(engine),
+        hand_over,
+    )
+    return reloader, results
 
 
 def _reload_done(
@@ -207,7 +190,7 @@ def serve(
     handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
     previous = {s: signal.signal(s, on_signal) for s in handled}
     previous_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
-    reloader = _Reloader(policy_path, wake_w)
+    reloader, reloads = _reloader(policy_path, wake_w)
     selector = selectors.DefaultSelector()
     selector.register(listen, selectors.EVENT_READ, "listen")
     selector.register(reply, selectors.EVENT_READ, "reply")
@@ -250,16 +233,17 @@ def serve(
                     stopping = signal.Signals(signum).name
                 elif signum == signal.SIGHUP:
                     sink(logging.INFO, f"SIGHUP: reloading {policy_path}")
-                    reloader.start()
+                    reloader.request()  # one during a load: loaded once more after it
                 elif signum == signal.SIGUSR1:
                     _write_stats(stats_file, responder, sink)  # first: readers wait for the line
                     sink(logging.INFO, responder.stats_line())
-            result = reloader.finished()
-            if result is not None:
-                _reload_done(result, responder, policy_path, sink)
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    _reload_done(reloads.get_nowait(), responder, policy_path, sink)
             now = time.monotonic()
             _send(reply, responder, responder.tick(now), now)
     finally:
+        reloader.stop(wait=False)  # a load in progress must not hold up the exit
         signal.set_wakeup_fd(previous_fd)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
