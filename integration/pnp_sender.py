@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from kea_fanvil.pnp.responder import subscribe_request
+from kea_fanvil.pnp.client import subscribe_request
 
 BATCH = 100
 PAUSE = 0.005  # seconds between batches

@@ -24,6 +24,7 @@ from kea_fanvil import Engine, parse_policy
 from kea_fanvil.cli.app import main
 from kea_fanvil.errors import PnpError, PolicyError, SipError
 from kea_fanvil.pnp import service
+from kea_fanvil.pnp.client import UriForm, interface_address, pnp_probe, subscribe_request
 from kea_fanvil.pnp.responder import (
     OUTCOMES,
     T1,
@@ -32,12 +33,8 @@ from kea_fanvil.pnp.responder import (
     Limits,
     Outgoing,
     Responder,
-    UriForm,
-    interface_address,
     mac_from_user,
     parse_subscribe,
-    pnp_probe,
-    subscribe_request,
 )
 from kea_fanvil.ratelimit import RateLimiter, ThrottledLog
 from kea_fanvil.wire.sip import SipRequest, SipResponse, parse_message, parse_via

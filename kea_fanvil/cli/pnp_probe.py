@@ -11,7 +11,7 @@ import click
 from kea_fanvil.cli.common import fail, out
 from kea_fanvil.errors import PnpError
 from kea_fanvil.fanvil.identify import normalize_mac
-from kea_fanvil.pnp.responder import PnpProbeResult, Received, UriForm, pnp_probe
+from kea_fanvil.pnp.client import PnpProbeResult, Received, UriForm, pnp_probe
 from kea_fanvil.redact import shown
 from kea_fanvil.wire.sip import parse_message
 
