@@ -30,12 +30,18 @@ DHCPD = "/usr/sbin/dhcpd"
 
 
 def start_hook_kea(
-    lab: Lab, tmp: Path, always_send: bool, multi_threading: bool, policy_template: str = POLICY
+    lab: Lab,
+    tmp: Path,
+    always_send: bool,
+    multi_threading: bool,
+    policy_template: str = POLICY,
+    decisions: str = "table",
 ) -> KeaServer:
     policy = tmp / "policy.yaml"
     policy.write_text(policy_template.format(always_send="true" if always_send else "false"))
+    parameters = {"policy": str(policy), "decisions": decisions}
     hooks: list[dict[str, Any]] = [
-        {"library": str(hook_build.installed_path()), "parameters": {"policy": str(policy)}}
+        {"library": str(hook_build.installed_path()), "parameters": parameters}
     ]
     config = kea_config(
         lab,

@@ -55,6 +55,7 @@ def stand_in_hook(tmp_path: Path, **parameters: object) -> dict[str, object]:
         "parameters": {
             "policy": str(tmp_path / "unused.yaml"),
             "python-path": str(package.parent),
+            "decisions": "python",  # the stand-in answers per packet, in Python
             **parameters,
         },
     }

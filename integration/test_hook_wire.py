@@ -27,14 +27,23 @@ from phones import (
 from servers import start_hook_kea
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["mt-off", "mt-on"])
+# The C++ decision table (the default) on both threading modes, and the per-packet Python path
+# ("decisions": "python") once: the same bytes are expected from both.
+@pytest.fixture(
+    scope="module",
+    params=[(False, "table"), (True, "table"), (True, "python")],
+    ids=["mt-off", "mt-on", "mt-on-python"],
+)
 def kea(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Lab, KeaServer]]:
+    multi_threading, decisions = request.param
     with netns_pair("kf") as lab:
-        tmp = tmp_path_factory.mktemp("hook-mt-on" if request.param else "hook-mt-off")
-        server = start_hook_kea(lab, tmp, always_send=True, multi_threading=request.param)
-        enabled = "yes" if request.param else "no"
+        tmp = tmp_path_factory.mktemp(f"hook-{request.param_index}")
+        server = start_hook_kea(
+            lab, tmp, always_send=True, multi_threading=multi_threading, decisions=decisions
+        )
+        enabled = "yes" if multi_threading else "no"
         assert f"DHCP4_MULTI_THREADING_INFO enabled: {enabled}" in server.log()
         yield lab, server
         assert "FANVIL_DECIDE_FAILED" not in server.log(), server.log()

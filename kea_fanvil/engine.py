@@ -38,6 +38,14 @@ MatchedBy = Literal["device", "vendor-class", "oui"]
 Options = tuple[tuple[int, bytes], ...]
 RawDecision = tuple[Options, bytes | None]
 _NO_ADDRESS = b"\0\0\0\0"
+# The decision table (Engine.table): magic, end marker and "no index", as decision_table.h says.
+_TABLE_MAGIC = b"KFT1"
+_TABLE_END = b"KFTE"
+_NONE = 0xFFFFFFFF
+
+
+def _u32(value: int) -> bytes:
+    return value.to_bytes(4, "little")
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,56 @@ class Engine:
             return None
         matched, url, boot, site, _ = resolved
         return matched, url, boot, site.name if site else None
+
+    def table(self) -> bytes:
+        """This engine as the flat decision table the C++ hook evaluates per packet.
+
+        The format and its evaluation are defined in kea_fanvil/kea_hook/src/decision_table.h
+        (format 1); the hook's answers must equal :meth:`decide_raw`'s byte for byte, which
+        tests/test_decision_table.py checks on generated policies. Built from the very
+        structures :meth:`decide_raw` uses, so the two cannot read a policy differently.
+        """
+        urls: dict[str, int] = {self.policy.provisioning.url: 0}
+        boots: dict[str, int] = {}
+
+        def url_index(url: str | None) -> int:
+            return _NONE if url is None else urls.setdefault(url, len(urls))
+
+        def boot_index(boot: str | None) -> int:
+            return _NONE if boot is None else boots.setdefault(boot, len(boots))
+
+        sites = bytearray(_u32(len(self._sites)))
+        for site in self._sites:
+            sites += _u32(url_index(site.url)) + _u32(boot_index(site.boot_file))
+            sites += _u32(len(site.networks))
+            for network, mask in site.networks:
+                sites += _u32(network) + _u32(mask)
+        devices = bytearray(_u32(len(self._devices)))
+        for mac, device in self._devices.items():
+            devices += bytes([len(mac)]) + mac
+            devices += _u32(url_index(device.url)) + _u32(boot_index(device.boot_file))
+        out = bytearray(_TABLE_MAGIC)
+        out += _u32(1 if self._always else 0)
+        out += _u32(len(urls))
+        for url in urls:  # insertion order is index order
+            encoded = encode_url_options(self.policy.delivery, url)
+            out += len(encoded).to_bytes(2, "little")
+            for code, data in encoded:
+                out += bytes([code]) + len(data).to_bytes(2, "little") + data
+        out += _u32(len(boots))
+        for boot in boots:
+            data = options.encode_bootfile_name(boot)
+            out += len(data).to_bytes(2, "little") + data
+        out += _u32(0)  # the default URL is urls[0]
+        out += _u32(len(self._vendor_prefixes))
+        for prefix in self._vendor_prefixes:
+            out += len(prefix).to_bytes(2, "little") + prefix
+        prefixes = [bytes.fromhex(p.replace(":", "")) for p in self.mac_prefixes]
+        out += _u32(len(prefixes))
+        for raw in prefixes:
+            out += bytes([len(raw)]) + raw
+        out += sites + devices + _TABLE_END
+        return bytes(out)
 
     def decide(self, request: Request) -> Decision:
         """Everything about one decision, for the CLI and tests."""

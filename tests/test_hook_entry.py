@@ -16,6 +16,7 @@ import pytest
 
 from kea_fanvil.engine import Engine
 from kea_fanvil.kea_hook import entry as hook_entry
+from kea_fanvil.policy.loader import load_policy
 
 PHONE = b"\x0c\x38\x3e\0\0\1"
 ZERO = bytes(4)
@@ -195,3 +196,61 @@ def test_a_change_during_a_reload_is_loaded_next(
     wait_for(lambda: len(reports) == 2)
     assert [kind for kind, _, _ in reports] == ["reloaded", "reloaded"]
     assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v3.example.com/"
+
+
+# --- the C++ packet path: tables handed over, refused tables ------------------------------------
+
+
+def test_every_installed_engine_is_published_first(tmp_path: Path) -> None:
+    tables: list[bytes] = []
+    reports: list[tuple[str, str, str]] = []
+    policy = tmp_path / "policy.yaml"
+    write(policy, POLICY.format(url="http://v1.example.com/"))
+    outcome = hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r), "", tables.append)
+    assert outcome[0] == "loaded"
+    assert len(tables) == 1 and tables[0].startswith(b"KFT1") and b"v1.example.com" in tables[0]
+    write(policy, POLICY.format(url="http://v2.example.com/"))
+    wait_for(lambda: len(reports) == 1)
+    assert reports[0][0] == "reloaded"
+    assert len(tables) == 2 and b"v2.example.com" in tables[1]
+    assert tables[1] == Engine(load_policy(str(policy))).table()
+
+
+def test_a_refused_table_fails_the_load_or_the_reload(tmp_path: Path) -> None:
+    def refuse(table: bytes) -> None:
+        raise ValueError("decision table: offset 4: unknown flags")
+
+    policy = tmp_path / "policy.yaml"
+    write(policy, POLICY.format(url="http://v1.example.com/"))
+    outcome, why = hook_entry.load(str(policy), 0, None, "", refuse)
+    assert outcome == "invalid" and "offset 4: unknown flags" in why
+
+    tables: list[bytes] = []
+    reports: list[tuple[str, str, str]] = []
+    accept = [True]
+
+    def sometimes(table: bytes) -> None:
+        if not accept[0]:
+            raise ValueError("decision table: refused")
+        tables.append(table)
+
+    outcome = hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r), "", sometimes)
+    assert outcome[0] == "loaded" and len(tables) == 1
+    accept[0] = False
+    write(policy, POLICY.format(url="http://v2.example.com/"))
+    wait_for(lambda: any(r[0] == "reload-failed" for r in reports))
+    assert "decision table: refused" in next(r for r in reports if r[0] == "reload-failed")[2]
+    assert len(tables) == 1
+    # The old policy stays in force on both sides.
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v1.example.com/"
+
+
+def test_a_kept_policy_is_published_to_the_new_library(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    write(policy, POLICY.format(url="http://v1.example.com/"))
+    assert hook_entry.load(str(policy))[0] == "loaded"
+    write(policy, POLICY.format(url="gopher://broken/"))
+    tables: list[bytes] = []
+    # Kea's config-reload loads a new copy of the library: it has no table until one is given.
+    assert hook_entry.load(str(policy), 0, None, "", tables.append)[0] == "kept"
+    assert len(tables) == 1 and b"v1.example.com" in tables[0]

@@ -303,3 +303,21 @@ def test_devices_command_on_an_empty_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "not a kea-fanvil inventory" in result.stderr and "Traceback" not in result.output
     assert empty.read_bytes() == b""
+
+
+def test_the_writer_drains_the_hooks_buffer(tmp_path: Path, reports: Reports) -> None:
+    # The C++ packet path keeps the records; the writer takes them all per batch.
+    engine = Engine(parse_policy(POLICY))
+    batches = [([(time.time(), DESK, b"Fanvil X4 2.10.2.6887", None, ZERO, ZERO)], 3), ([], 0)]
+    writer = InventoryWriter(
+        str(tmp_path / "phones.db"),
+        reports,
+        source=lambda: batches.pop(0) if batches else ([], 0),
+        engine=lambda: engine,
+    )
+    writer.flush()
+    writer.close()
+    (phone,) = read_phones(tmp_path / "phones.db")
+    assert (phone.mac, phone.model) == ("0c:38:3e:11:3a:f8", "X4")
+    assert reports.counts("fanvil-inventory-recorded") == 1
+    assert reports.counts("fanvil-inventory-dropped") == 3  # the hook's own drops are counted

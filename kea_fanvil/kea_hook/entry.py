@@ -6,6 +6,11 @@ The hook passes plain values and gets plain values back, so nothing here knows o
   ``("kept", why)`` when the new policy is broken but one loaded earlier in this process stays
   in force (Kea reloads hook libraries on ``config-reload``, and the interpreter, with this
   module, survives that); or ``("invalid", why)`` when there is nothing to fall back on.
+- The packet path: with ``publish`` (the hook's default, ``"decisions": "table"``) the hook
+  decides in C++ from :meth:`kea_fanvil.engine.Engine.table`, handed over through ``publish``
+  at load and after every reload, and never calls Python per packet; the inventory then pulls
+  the matched requests from the hook's own buffer through ``drain``. Without it
+  (``"decisions": "python"``) the hook calls ``decide`` for every response.
 - ``decide`` may raise on a real bug; the hook catches that, sends the response unchanged and
   counts an error.
 - ``stop`` ends the file watcher and the inventory writer; the hook calls it before Kea
@@ -31,7 +36,7 @@ from pathlib import Path
 
 from kea_fanvil.engine import Engine, RawDecision
 from kea_fanvil.errors import KeaFanvilError
-from kea_fanvil.kea_hook.inventory import DEFAULT_DB, InventoryWriter
+from kea_fanvil.kea_hook.inventory import DEFAULT_DB, InventoryWriter, Source
 from kea_fanvil.policy.loader import load_policy, source_files
 from kea_fanvil.policy.secrets import exposure_warnings
 from kea_fanvil.redact import mask
@@ -41,6 +46,7 @@ __all__ = [
     "RELOAD_SWITCH_INTERVAL",
     "WATCHER_NICENESS",
     "LogSink",
+    "Publish",
     "decide",
     "load",
     "stop",
@@ -51,8 +57,11 @@ __all__ = [
 RELOAD_SWITCH_INTERVAL = 0.0001  # seconds; see _start_watcher
 WATCHER_NICENESS = 10  # added to the watcher thread's nice value (Linux: per thread)
 LogSink = Callable[[str, str, str], None]
+# Hands a decision table to the hook, which parses it and swaps it in; raises if it refuses it.
+Publish = Callable[[bytes], None]
 
 _engine: Engine | None = None
+_publish: Publish | None = None
 _watcher: Reloader[Engine] | None = None
 _writer: InventoryWriter | None = None
 
@@ -62,20 +71,30 @@ def load(
     reload_interval: float = 0.0,
     log: LogSink | None = None,
     inventory: str | None = "",
+    publish: Publish | None = None,
+    drain: Source | None = None,
 ) -> tuple[str, str]:
     """Load the policy for the hook; never raises (see the module docstring).
 
     ``inventory`` is the SQLite file recording the phones seen ("" for none, None for
-    :data:`kea_fanvil.kea_hook.inventory.DEFAULT_DB`).
+    :data:`kea_fanvil.kea_hook.inventory.DEFAULT_DB`). ``publish`` and ``drain``: the C++
+    packet path's table hand-over and inventory buffer (see the module docstring).
     """
+    global _publish
     stop()
+    _publish = publish
     sink = log or _ignore
     try:
         engine = _build(policy_path)
+        _hand_over(engine)
     except Exception as exc:  # the hook must get text, never a Python exception
         why = _reason(policy_path, exc)
         if _engine is None:
             return ("invalid", why)
+        try:
+            _hand_over(_engine)  # a new copy of the library has no table yet
+        except Exception as again:
+            return ("invalid", _reason(policy_path, again))
         outcome = ("kept", why)
         loaded: Engine | None = None
     else:
@@ -87,7 +106,7 @@ def load(
     if reload_interval > 0:
         _start_watcher(policy_path, reload_interval, sink, loaded)
     if inventory != "":
-        _start_inventory(inventory or DEFAULT_DB, sink)
+        _start_inventory(inventory or DEFAULT_DB, sink, drain)
     return outcome
 
 
@@ -132,6 +151,14 @@ def _build(policy_path: str) -> Engine:
             gc.enable()
 
 
+def _hand_over(engine: Engine) -> None:
+    """Give the C++ packet path ``engine``'s table, before Python starts answering with it, so
+    both always decide from the same policy. Raises when the hook refuses the table."""
+    publish = _publish
+    if publish is not None:
+        publish(engine.table())
+
+
 def _reason(policy_path: str, exc: Exception) -> str:
     if isinstance(exc, KeaFanvilError):
         return mask(str(exc))
@@ -168,13 +195,16 @@ def _sources(policy_path: str, engine: Engine | None) -> list[Path]:
     return source_files(policy_path, engine.policy)
 
 
-def _start_inventory(path: str, sink: LogSink) -> None:
+def _start_inventory(path: str, sink: LogSink, drain: Source | None) -> None:
     global _writer
 
     def report(kind: str, detail: str, text: str) -> None:
         sink("inventory-error" if kind == "error" else kind, detail, text)
 
-    _writer = InventoryWriter(path, report)
+    def engine() -> Engine | None:
+        return _engine
+
+    _writer = InventoryWriter(path, report, source=drain, engine=engine if drain else None)
     _writer.start()
 
 
@@ -190,7 +220,9 @@ def _start_watcher(path: str, interval: float, sink: LogSink, loaded: Engine | N
         switch = sys.getswitchinterval()
         sys.setswitchinterval(RELOAD_SWITCH_INTERVAL)
         try:
-            return _build(path)
+            engine = _build(path)
+            _hand_over(engine)  # a table the hook refuses fails the reload: the old one stays
+            return engine
         finally:
             sys.setswitchinterval(switch)
 

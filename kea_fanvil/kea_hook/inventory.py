@@ -47,7 +47,9 @@ __all__ = [
     "Facts",
     "InventoryWriter",
     "Phone",
+    "RawFacts",
     "Report",
+    "Source",
     "by_mac",
     "connect",
     "read_phones",
@@ -224,6 +226,12 @@ def read_phones(
 
 # What the packet path hands over: (time, mac, option 60, option 55, giaddr, yiaddr, engine).
 Facts = tuple[float, bytes, bytes | None, bytes | None, bytes, bytes, "Engine"]
+# What the C++ hook's buffer holds per matched request: Facts without the engine, which the
+# writer adds when it drains (the engine in force then; a reload in between is rare and only
+# changes how that one sighting is described).
+RawFacts = tuple[float, bytes, bytes | None, bytes | None, bytes, bytes]
+# Takes what the C++ buffer holds: (records, records dropped because it was full).
+Source = Callable[[], tuple[list[RawFacts], int]]
 # (kind, detail, text): ("error", the database path, why) or ("count", statistic name, number).
 Report = Callable[[str, str, str], None]
 
@@ -287,11 +295,22 @@ def sighting(first_seen: float, times: int, facts: Facts) -> dict[str, Any] | No
 class InventoryWriter(threading.Thread):
     """Owns the database; see the module docstring."""
 
-    def __init__(self, path: str, report: Report, limit: int = BUFFER_LIMIT) -> None:
+    def __init__(
+        self,
+        path: str,
+        report: Report,
+        limit: int = BUFFER_LIMIT,
+        source: Source | None = None,
+        engine: Callable[[], Engine | None] | None = None,
+    ) -> None:
+        """``source`` and ``engine``: the records come from the C++ hook's own buffer (drained
+        once per batch, one GIL acquisition for all of them) instead of :meth:`submit`."""
         super().__init__(name="kea-fanvil-inventory", daemon=True)
         self.path = path
         self.report = report
         self.limit = limit
+        self.source = source
+        self.engine = engine
         # deque.append and popleft are atomic under the GIL: no lock on the packet path.
         self.buffer: collections.deque[Facts] = collections.deque()
         self.dropped = 0  # not yet reported
@@ -343,6 +362,14 @@ class InventoryWriter(threading.Thread):
         except IndexError:
             pass
         lost, self.dropped = self.dropped, 0
+        if self.source is not None and self.engine is not None:
+            records, full = self.source()
+            lost += full
+            engine = self.engine()
+            if engine is None:
+                lost += len(records)
+            else:
+                batch += [(*record, engine) for record in records]
         if batch or (final and self._pending):
             db = self._open()  # reports its own failures
             try:

@@ -145,8 +145,19 @@ TEST(ConfigParse, policyReloadIntervalMustBeInRange) {
 TEST(ConfigParse, unknownParameterIsNamed) {
     // A typo must not silently drop a setting.
     EXPECT_EQ("unknown parameter 'polciy' (known: policy, python, python-path, "
-              "error-log-interval, policy-reload-interval, inventory)",
+              "error-log-interval, policy-reload-interval, inventory, decisions)",
               refusal(R"({"policy": "/p", "polciy": "/q"})"));
+}
+
+TEST(ConfigParse, decisionsAreTableOrPython) {
+    EXPECT_TRUE(Config::parse(Element::fromJSON(R"({"policy": "/p"})")).table);
+    EXPECT_TRUE(
+        Config::parse(Element::fromJSON(R"({"policy": "/p", "decisions": "table"})")).table);
+    EXPECT_FALSE(
+        Config::parse(Element::fromJSON(R"({"policy": "/p", "decisions": "python"})")).table);
+    EXPECT_EQ("'decisions' must be \"table\" or \"python\"",
+              refusal(R"({"policy": "/p", "decisions": "C"})"));
+    EXPECT_EQ("'decisions' must be a string", refusal(R"({"policy": "/p", "decisions": 1})"));
 }
 
 } // namespace

@@ -6,20 +6,25 @@ namespace fake {
 std::optional<Loaded> loaded;
 std::function<std::optional<Decision>(const Request&)> decide;
 std::vector<Request> requests;
+std::optional<std::vector<uint8_t>> table;
 
 void reset() {
     loaded.reset();
     decide = nullptr;
     requests.clear();
+    table.reset();
 }
 } // namespace fake
 
 // The executable echoes the requested one, as a first load in a process would report it.
 PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
                            const std::string& policy_path, double reload_interval,
-                           const std::optional<std::string>& inventory, LogSink sink)
+                           const std::optional<std::string>& inventory, LogSink sink,
+                           PacketPath* path)
     : executable_(python), detail_("fake policy") {
-    fake::loaded = fake::Loaded{python, extra_paths, policy_path, reload_interval, inventory, sink};
+    fake::loaded =
+        fake::Loaded{python, extra_paths, policy_path, reload_interval, inventory, sink, path};
+    if (path && fake::table) path->publish(fake::table->data(), fake::table->size());
 }
 
 PythonPolicy::~PythonPolicy() = default;

@@ -20,6 +20,7 @@ struct Loaded {
     double reload_interval = -1;
     std::optional<std::string> inventory;
     LogSink sink = nullptr;
+    PacketPath* path = nullptr;
 };
 extern std::optional<Loaded> loaded;
 
@@ -27,6 +28,8 @@ extern std::optional<Loaded> loaded;
 extern std::function<std::optional<Decision>(const Request&)> decide;
 // Every request decide() was called with, in order.
 extern std::vector<Request> requests;
+// The decision table the fake load publishes to a packet path (as entry.load() would).
+extern std::optional<std::vector<uint8_t>> table;
 
 // Forgets all of the above; each fixture starts with it.
 void reset();

@@ -38,6 +38,7 @@ protected:
         Config config;
         config.policy = "/etc/kea/fanvil.yaml";
         config.error_log_interval = error_log_interval;
+        config.table = false;  // these tests script the Python decide() path
         return std::make_unique<FanvilImpl>(config);
     }
 
@@ -68,6 +69,7 @@ TEST_F(Impl, policyGetsTheConfiguration) {
     config.python_path = {"/src/a", "/src/b"};
     config.policy_reload_interval = 2.5;
     config.inventory = "";
+    config.table = false;
     FanvilImpl impl(config);
     ASSERT_TRUE(fake::loaded);
     EXPECT_EQ("/opt/venv/bin/python", fake::loaded->python);

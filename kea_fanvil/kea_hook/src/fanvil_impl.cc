@@ -12,6 +12,9 @@ using namespace isc::dhcp;
 namespace fanvil {
 namespace {
 
+// As kea_fanvil.kea_hook.inventory.BUFFER_LIMIT: records waiting for the writer.
+const size_t INVENTORY_BUFFER_LIMIT = 20000;
+
 // StatsMgr guards its state with a mutex (Kea >= 1.8), so worker threads may add directly.
 const char* const STAT_MATCHED = "pkt4-fanvil-matched";
 const char* const STAT_CHANGED = "pkt4-fanvil-changed";
@@ -114,10 +117,17 @@ Config Config::parse(const ConstElementPtr& params) {
             c.policy_reload_interval = seconds;
         } else if (name == "inventory") {
             c.inventory = stringParam(value, name);
+        } else if (name == "decisions") {
+            std::string how = stringParam(value, name);
+            if (how != "table" && how != "python") {
+                isc_throw(isc::BadValue, "'decisions' must be \"table\" or \"python\"");
+            }
+            c.table = how == "table";
         } else {
             // A typo ("polciy") would otherwise be silently ignored.
             isc_throw(isc::BadValue, "unknown parameter '" << name << "' (known: policy, python, "
-                      "python-path, error-log-interval, policy-reload-interval, inventory)");
+                      "python-path, error-log-interval, policy-reload-interval, inventory, "
+                      "decisions)");
         }
     }
     if (c.policy.empty()) {
@@ -145,9 +155,16 @@ std::optional<std::string> ErrorThrottle::admit(Kind kind,
 }
 
 FanvilImpl::FanvilImpl(const Config& config)
-    : policy_(config.python, config.python_path, config.policy, config.policy_reload_interval,
-              config.inventory, logFromPython),
+    : inventory_(config.table && !(config.inventory && config.inventory->empty())
+                     ? new InventoryBuffer(INVENTORY_BUFFER_LIMIT)
+                     : nullptr),
+      table_mode_(config.table),
+      policy_(config.python, config.python_path, config.policy, config.policy_reload_interval,
+              config.inventory, logFromPython, config.table ? this : nullptr),
       throttle_(config.error_log_interval) {
+    if (table_mode_ && !std::atomic_load(&table_)) {
+        throw std::runtime_error("kea_fanvil.kea_hook.entry.load() published no decision table");
+    }
     auto& stats = isc::stats::StatsMgr::instance();
     for (const char* name : {STAT_MATCHED, STAT_CHANGED, STAT_ERRORS}) {
         stats.setValue(name, int64_t(0));
@@ -182,12 +199,63 @@ void FanvilImpl::apply(const Decision& decision, Pkt4& response) {
     }
 }
 
+void FanvilImpl::publish(const uint8_t* data, size_t size) {
+    std::shared_ptr<const DecisionTable> table = DecisionTable::parse(data, size);
+    std::atomic_store(&table_, std::move(table));
+}
+
+bool FanvilImpl::decideFromTable(Pkt4& query, Pkt4& response) {
+    std::shared_ptr<const DecisionTable> table = std::atomic_load(&table_);
+    HWAddrPtr hw = query.getHWAddr();
+    std::optional<Bytes> opt60 = optionData(query, DHO_VENDOR_CLASS_IDENTIFIER);
+    std::optional<Bytes> opt55 = optionData(query, DHO_DHCP_PARAMETER_REQUEST_LIST);
+    TableRequest request;
+    if (hw) request.mac = {hw->hwaddr_.data(), hw->hwaddr_.size()};
+    // An empty option still counts as present (vector::data() may be null when empty).
+    static const uint8_t none = 0;
+    if (opt60) request.vendor_class = {opt60->empty() ? &none : opt60->data(), opt60->size()};
+    if (opt55) request.prl = {opt55->empty() ? &none : opt55->data(), opt55->size()};
+    request.giaddr = query.getGiaddr().toUint32();
+    request.yiaddr = response.getYiaddr().toUint32();
+    TableDecision decision;
+    if (!table || !table->decide(request, decision)) return false;
+    bump(STAT_MATCHED);
+    if (inventory_) {
+        InventoryRecord record;
+        record.time = std::chrono::duration<double>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+        if (hw) record.setMac(hw->hwaddr_.data(), hw->hwaddr_.size());
+        if (opt60) record.setOpt60(opt60->data(), opt60->size());
+        if (opt55) record.setOpt55(opt55->data(), opt55->size());
+        std::vector<uint8_t> gi = query.getGiaddr().toBytes();
+        std::vector<uint8_t> yi = response.getYiaddr().toBytes();
+        std::copy(gi.begin(), gi.begin() + 4, record.giaddr);
+        std::copy(yi.begin(), yi.begin() + 4, record.yiaddr);
+        inventory_->push(record);
+    }
+    if (decision.count == 0 && !decision.has_file) return true;
+    for (const TableOption& option : decision) {
+        // As apply(): the decision replaces every instance Kea's configuration put there.
+        while (response.delOption(option.code)) {}
+        response.addOption(OptionPtr(
+            new Option(Option::V4, option.code,
+                       OptionBuffer(option.data, option.data + option.size))));
+    }
+    if (decision.has_file) response.setFile(decision.file.data, decision.file.size);
+    bump(STAT_CHANGED);
+    return true;
+}
+
 void FanvilImpl::process(const Pkt4Ptr& query, const Pkt4Ptr& response) {
     ErrorThrottle::Kind kind = ErrorThrottle::PACKET;
     std::string what;
     try {
         uint8_t type = response->getType();
         if (type != DHCPOFFER && type != DHCPACK) return;
+        if (table_mode_) {
+            decideFromTable(*query, *response);
+            return;
+        }
         std::optional<Decision> decision = policy_.decide(marshal(*query, *response));
         if (!decision) return;
         bump(STAT_MATCHED);

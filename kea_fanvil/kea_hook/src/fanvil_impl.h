@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "decision_table.h"
+#include "inventory_buffer.h"
 #include "python_bridge.h"
 
 namespace fanvil {
@@ -30,6 +32,9 @@ namespace fanvil {
 //   policy-reload-interval  seconds between two checks of the policy files for changes (0: off)
 //   inventory           SQLite file recording the phones seen ("" turns it off; absent: the
 //                       default of kea_fanvil.kea_hook.inventory)
+//   decisions           "table" (default): decide in C++ from the policy's decision table, no
+//                       Python per packet; "python": call kea_fanvil.kea_hook.entry.decide()
+//                       for every response (for a custom entry module, and diagnosis)
 struct Config {
     std::string policy;
     std::string python = FANVIL_DEFAULT_PYTHON;
@@ -37,6 +42,7 @@ struct Config {
     long error_log_interval = 60;  // seconds; 0 logs every failure
     double policy_reload_interval = 5.0;
     std::optional<std::string> inventory;
+    bool table = true;  // "decisions": "table"
 
     // Throws isc::BadValue naming the offending parameter.
     static Config parse(const isc::data::ConstElementPtr& params);
@@ -62,7 +68,7 @@ private:
     std::array<Slot, KINDS> slots_;
 };
 
-class FanvilImpl {
+class FanvilImpl : public PacketPath {
 public:
     // Starts Python if needed and loads the policy; throws PolicyInvalid or any other
     // std::exception on failure. Zeroes the statistics so they are listed from the start.
@@ -76,11 +82,23 @@ public:
     bool keptPrevious() const { return policy_.keptPrevious(); }
     const std::string& policyDetail() const { return policy_.detail(); }
 
+    // PacketPath: called by the Python side (GIL held) at load and after each reload.
+    void publish(const uint8_t* data, size_t size) override;
+    InventoryBuffer* inventory() override { return inventory_.get(); }
+
 private:
     static Request marshal(isc::dhcp::Pkt4& query, const isc::dhcp::Pkt4& response);
     static void apply(const Decision& decision, isc::dhcp::Pkt4& response);
+    // The table path: true when the client is one of our phones.
+    bool decideFromTable(isc::dhcp::Pkt4& query, isc::dhcp::Pkt4& response);
     void report(ErrorThrottle::Kind kind, const std::string& label, const std::string& what);
 
+    // Constructed before policy_, whose load publishes the first table into them. Requests in
+    // flight keep the table they started with (a shared_ptr copy); a reload swaps the pointer
+    // with std::atomic_store, so no packet waits for a lock to decide.
+    std::shared_ptr<const DecisionTable> table_;
+    std::unique_ptr<InventoryBuffer> inventory_;
+    bool table_mode_;
     PythonPolicy policy_;
     ErrorThrottle throttle_;
 };

@@ -236,11 +236,75 @@ PyObject* logThunk(PyObject*, PyObject* args) {
 PyMethodDef log_method = {"kea_log", logThunk, METH_VARARGS,
                           "Report (kind, policy path, text) to Kea's log."};
 
+// The packet path the Python side publishes tables to and drains records from. Like the sink,
+// the function objects point into this library: stop() ends their callers before unload.
+PacketPath* current_path = nullptr;
+
+PyObject* publishThunk(PyObject*, PyObject* table) {
+    if (!PyBytes_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "a decision table is bytes");
+        return nullptr;
+    }
+    PacketPath* path = current_path;
+    if (!path) {
+        PyErr_SetString(PyExc_RuntimeError, "the hook library is being unloaded");
+        return nullptr;
+    }
+    try {
+        path->publish(reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(table)),
+                      static_cast<size_t>(PyBytes_GET_SIZE(table)));
+    } catch (const std::exception& ex) {
+        PyErr_SetString(PyExc_ValueError, ex.what());
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject* recordBytes(const uint8_t* data, int16_t len) {
+    if (len < 0) return Py_NewRef(Py_None);
+    return PyBytes_FromStringAndSize(reinterpret_cast<const char*>(data), len);
+}
+
+// ([(time, mac, opt60, opt55, giaddr, yiaddr), ...], dropped): the writer's whole batch in one
+// call, so the GIL is taken once per batch and not once per packet.
+PyObject* drainThunk(PyObject*, PyObject*) {
+    // Only the inventory writer thread calls this, with the GIL held: one reused vector.
+    static std::vector<InventoryRecord> records;
+    PacketPath* path = current_path;
+    InventoryBuffer* buffer = path ? path->inventory() : nullptr;
+    uint64_t dropped = 0;
+    if (buffer) {
+        dropped = buffer->drain(records);
+    } else {
+        records.clear();
+    }
+    PyRef list(PyList_New(static_cast<Py_ssize_t>(records.size())));
+    if (!list) return nullptr;
+    for (size_t i = 0; i < records.size(); ++i) {
+        const InventoryRecord& r = records[i];
+        PyObject* item = Py_BuildValue(
+            "(dy#NNy#y#)", r.time, reinterpret_cast<const char*>(r.mac),
+            static_cast<Py_ssize_t>(r.mac_len), recordBytes(r.opt60, r.opt60_len),
+            recordBytes(r.opt55, r.opt55_len), reinterpret_cast<const char*>(r.giaddr),
+            Py_ssize_t(4), reinterpret_cast<const char*>(r.yiaddr), Py_ssize_t(4));
+        if (!item) return nullptr;
+        PyList_SET_ITEM(list.get(), static_cast<Py_ssize_t>(i), item);  // steals
+    }
+    records.clear();
+    return Py_BuildValue("(NK)", list.release(), static_cast<unsigned long long>(dropped));
+}
+
+PyMethodDef publish_method = {"kea_publish", publishThunk, METH_O,
+                              "Hand the hook a decision table (bytes)."};
+PyMethodDef drain_method = {"kea_drain", drainThunk, METH_NOARGS,
+                            "Take the inventory records the hook buffered, and the drop count."};
+
 } // namespace
 
 PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
                            const std::string& policy_path, double reload_interval,
-                           const std::optional<std::string>& inventory, LogSink sink) {
+                           const std::optional<std::string>& inventory, LogSink sink,
+                           PacketPath* packet_path) {
     startInterpreter(python);
     Gil gil;
     prependSysPath(extra_paths);
@@ -265,8 +329,29 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
     PyRef interval(PyFloat_FromDouble(reload_interval));
     PyRef db(inventory ? PyUnicode_DecodeFSDefault(inventory->c_str()) : Py_NewRef(Py_None));
     if (!log || !path || !interval || !db) throw std::runtime_error(takeError());
-    PyRef result(PyObject_CallFunctionObjArgs(load.get(), path.get(), interval.get(), log.get(),
-                                              db.get(), nullptr));
+    // Any throw below leaves no pointer to the half-made packet path behind.
+    struct ForgetPath {
+        bool armed = true;
+        ~ForgetPath() { if (armed) current_path = nullptr; }
+    } forget_path;
+    PyRef args(PyTuple_Pack(4, path.get(), interval.get(), log.get(), db.get()));
+    PyRef kwargs(PyDict_New());
+    if (!args || !kwargs) throw std::runtime_error(takeError());
+    if (packet_path) {
+        // Set before load(): it publishes the first table from inside the call.
+        current_path = packet_path;
+        PyRef publish(PyCFunction_New(&publish_method, nullptr));
+        if (!publish || PyDict_SetItemString(kwargs.get(), "publish", publish.get()) < 0) {
+            throw std::runtime_error(takeError());
+        }
+        if (packet_path->inventory()) {
+            PyRef drain(PyCFunction_New(&drain_method, nullptr));
+            if (!drain || PyDict_SetItemString(kwargs.get(), "drain", drain.get()) < 0) {
+                throw std::runtime_error(takeError());
+            }
+        }
+    }
+    PyRef result(PyObject_Call(load.get(), args.get(), kwargs.get()));
     if (!result) throw std::runtime_error("hook_entry.load() raised " + takeError());
     const char* outcome = nullptr;
     const char* text = nullptr;
@@ -284,18 +369,23 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
         throw std::runtime_error("hook_entry.load() returned the unknown outcome " + how);
     }
     kept_ = how == "kept";
+    forget_path.armed = false;
     decide_ = decide.release();
     stop_ = stop.release();
 }
 
 PythonPolicy::~PythonPolicy() {
-    if (!decide_) return;
+    if (!decide_) {
+        current_path = nullptr;
+        return;
+    }
     Gil gil;
     if (stop_) {
         PyRef done(PyObject_CallNoArgs(stop_));
         if (!done) PyErr_Clear();  // nothing to report to from a destructor
         Py_DECREF(stop_);
     }
+    current_path = nullptr;  // after stop(): no Python thread can call publish or drain now
     Py_DECREF(decide_);
 }
 

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "inventory_buffer.h"
+
 typedef struct _object PyObject;  // same declaration as Python's object.h
 
 namespace fanvil {
@@ -65,6 +67,19 @@ inline void checkDecisionSize(const std::string& what, size_t size, size_t max) 
 using LogSink = void (*)(const std::string& kind, const std::string& path,
                          const std::string& text);
 
+// The C++ packet path as the Python side sees it ("decisions": "table"): hook_entry.load()
+// gets a `publish` function that hands over each decision table (at load and after every
+// reload), and a `drain` function the inventory writer empties the record buffer with.
+class PacketPath {
+public:
+    virtual ~PacketPath() = default;
+    // Parses and swaps in a table; throws std::exception when it is refused (Python then gets
+    // ValueError with the text, and keeps the previous policy). Called with the GIL held.
+    virtual void publish(const uint8_t* data, size_t size) = 0;
+    // The buffer the packet path fills; nullptr when the inventory is off.
+    virtual InventoryBuffer* inventory() = 0;
+};
+
 class PythonPolicy {
 public:
     // Starts the interpreter if this process has none yet (else keeps it), prepends
@@ -72,9 +87,11 @@ public:
     // it for changes every `reload_interval` seconds (0: never). Throws PolicyInvalid, or
     // std::runtime_error for everything else.
     // `inventory`: the SQLite file of phones seen; "" for none, nullopt for the default.
+    // `path`: the C++ packet path the tables go to (nullptr: decide() is called per packet).
     PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
                  const std::string& policy_path, double reload_interval,
-                 const std::optional<std::string>& inventory, LogSink sink);
+                 const std::optional<std::string>& inventory, LogSink sink,
+                 PacketPath* path = nullptr);
     // Stops the watcher (waiting for a reload in progress) before the library can go away.
     ~PythonPolicy();
     PythonPolicy(const PythonPolicy&) = delete;
