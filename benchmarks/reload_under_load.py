@@ -36,11 +36,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "integration"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from common import VENDOR_CLASS, hook_config, write_policies  # noqa: E402
 from daemons import kea_command, perfdhcp_argv, start_kea  # noqa: E402
-from hook_vs_native import VENDOR_CLASS, hook_config, write_policies  # noqa: E402
 from lab import Lab, client_dora, netns_pair  # noqa: E402
 
 WAYS = ("none", "watch", "config-reload")
+# The watcher's report of a reload: "... changed and is now in force: <summary> (read in X s)".
+READ_IN = re.compile(r"FANVIL_POLICY_RELOADED .*\(read in ([\d.]+) s\)")
 
 
 def change_inventory(csv_path: Path, generation: int) -> None:
@@ -71,15 +73,26 @@ def perfdhcp(lab: Lab, rate: int, duration: int, clients: int) -> dict[str, floa
 
 
 def one_run(
-    tmp: Path, policy: Path, way: str, mt: bool, args: argparse.Namespace, generation: int
+    tmp: Path,
+    policy: Path,
+    way: str,
+    mt: bool,
+    args: argparse.Namespace,
+    generation: int,
+    inventory: bool = False,
+    parameters: dict[str, Any] | None = None,
 ) -> dict[str, float]:
+    """One fresh kea-dhcp4 under perfdhcp, the policy changed `args.reload_at` s in (not for
+    "none"). `inventory`: the hook records the phones seen (in the run's folder); `parameters`:
+    further hook parameters (packet_path.py's variants). For "watch" the result also holds
+    read_in_s, the time the watcher took to load and swap in the new policy (its log line)."""
     with netns_pair("kfbench") as lab:
         run_dir = tmp / f"{way}-{'mt' if mt else 'st'}-{generation}"
         run_dir.mkdir()
-        config = hook_config(lab, policy, mt)
-        config["Dhcp4"]["hooks-libraries"][0]["parameters"]["policy-reload-interval"] = (
-            1 if way == "watch" else 0
-        )
+        hook_parameters: dict[str, Any] = {"policy-reload-interval": 1 if way == "watch" else 0}
+        hook_parameters.update(parameters or {})
+        database = run_dir / "phones.db" if inventory else None
+        config = hook_config(lab, policy, mt, database, hook_parameters)
         server = start_kea(lab, config, run_dir)
         result: dict[str, Any] = {}
         load = threading.Thread(
@@ -98,6 +111,10 @@ def one_run(
             got = client_dora(lab, "0c:38:3e:00:00:07", VENDOR_CLASS, bytes([1, 3, 6, 67]))
             if got.ack.file.rstrip(b"\0") != f"desk-g{generation}.cfg".encode():
                 raise RuntimeError(f"{way}: the new policy is not in force: {got.ack}")
+        if way == "watch":
+            read_in = READ_IN.findall(server.log())
+            if read_in:
+                result["read_in_s"] = float(read_in[-1])
         if server.popen.poll() is not None:
             raise RuntimeError(f"kea-dhcp4 died during {way}:\n{server.log()}")
         return result
