@@ -91,7 +91,7 @@ def test_wheel_ships_the_hook_sources_and_no_build_output(wheel: Path) -> None:
     sources = {
         p.name
         for p in HOOK_SRC.iterdir()
-        if p.is_file() and (p.name == "Makefile" or p.suffix in {".cc", ".h", ".mes"})
+        if p.is_file() and (p.name == "Makefile" or p.suffix in {".cc", ".h", ".mes", ".mk"})
     }
     assert shipped == sources
     assert {"Makefile", "fanvil_messages.mes", "python_bridge.cc"} <= shipped

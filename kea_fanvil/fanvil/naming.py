@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Literal
+from urllib.parse import urlsplit
 
-__all__ = ["KIND_LABELS", "URL_SCHEMES", "CommonFile", "FileKind", "common_file"]
+__all__ = ["KIND_LABELS", "URL_SCHEMES", "CommonFile", "FileKind", "common_file", "url_problem"]
 
 # spec 2.3: the protocols a phone downloads its files with, as URL schemes.
 URL_SCHEMES = ("tftp", "ftp", "http", "https")
@@ -71,3 +72,20 @@ def common_file(model: str) -> CommonFile:
             model, f"f0C{int(rule[1]):04d}00000.cfg", "derived from the spec's rule (3.1)"
         )
     return CommonFile(model, None, "unknown")
+
+
+def url_problem(value: str) -> str | None:
+    """Why a phone could not download from ``value`` (spec 2.3: scheme, host, port), or None."""
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        return f"{value!r} is not a URL: {exc}"
+    if parts.scheme.lower() not in URL_SCHEMES:
+        return f"URL scheme {parts.scheme or '(none)'!r} is not one of {', '.join(URL_SCHEMES)}"
+    if not parts.hostname:
+        return f"URL {value!r} names no host"
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError as exc:
+        return f"URL {value!r} has a bad port: {exc}"
+    return None

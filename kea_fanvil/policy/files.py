@@ -35,7 +35,7 @@ from kea_fanvil.fanvil.crypto import (
     Padding,
     key_problem,
 )
-from kea_fanvil.fanvil.naming import URL_SCHEMES
+from kea_fanvil.fanvil.naming import url_problem
 from kea_fanvil.yaml_types import YamlBoolWord, YamlInt, read_as_number
 
 __all__ = [
@@ -130,17 +130,9 @@ def _config_value(value: Any) -> Any:
 def _file_url(value: str) -> str:
     if _CONTROL.search(value) or " " in value:
         raise ValueError("a URL holds no spaces or control characters")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a URL: {exc}") from None
-    if parts.scheme.lower() not in URL_SCHEMES:
-        raise ValueError(
-            f"URL scheme {parts.scheme or '(none)'!r} is not one of {', '.join(URL_SCHEMES)}"
-        )
-    if not parts.hostname:
-        raise ValueError(f"URL {value!r} names no host")
+    problem = url_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -30,7 +29,7 @@ from kea_fanvil.fanvil.identify import (
     normalize_prefix,
     ouis_of_organization,
 )
-from kea_fanvil.fanvil.naming import URL_SCHEMES
+from kea_fanvil.fanvil.naming import url_problem
 from kea_fanvil.policy.files import CustomFileName, FileSettings, FilesPolicy, ModelName
 from kea_fanvil.redact import mask
 from kea_fanvil.wire import options
@@ -61,20 +60,9 @@ __all__ = [
 
 
 def _check_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a URL: {exc}") from None
-    if parts.scheme.lower() not in URL_SCHEMES:
-        raise ValueError(
-            f"URL scheme {parts.scheme or '(none)'!r} is not one of {', '.join(URL_SCHEMES)}"
-        )
-    if not parts.hostname:
-        raise ValueError(f"URL {value!r} names no host")
-    try:
-        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
-    except ValueError as exc:
-        raise ValueError(f"URL {value!r} has a bad port: {exc}") from None
+    problem = url_problem(value)
+    if problem:
+        raise ValueError(problem)
     try:
         options.encode_tftp_server_name(value)  # ASCII, no spaces, fits one option
     except EncodingError as exc:
