@@ -146,6 +146,15 @@ public:
     size_t devices() const { return device_count_; }
     size_t size() const { return storage_.size(); }  // bytes of the table
 
+    // Calls `fn(code, data, size)` once for every option value a decision can point to (each
+    // URL's options, and each boot file as option 67), with the very pointers decide() puts in
+    // TableDecision: the hook builds its Kea option objects once per table from these.
+    template <typename Fn>
+    void forEachOption(Fn&& fn) const {
+        for (const Option& o : options_) fn(o.code, at(o.offset), size_t(o.size));
+        for (const Span& b : boots_) fn(uint8_t(67), at(b.offset), size_t(b.size));
+    }
+
     DecisionTable(const DecisionTable&) = delete;
     DecisionTable& operator=(const DecisionTable&) = delete;
 

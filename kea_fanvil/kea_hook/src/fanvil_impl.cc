@@ -24,8 +24,17 @@ const char* const STAT_RELOAD_FAILURES = "fanvil-policy-reload-failures";
 const char* const STAT_INVENTORY_RECORDED = "fanvil-inventory-recorded";
 const char* const STAT_INVENTORY_DROPPED = "fanvil-inventory-dropped";
 
-void bump(const char* name) {
+// The names as std::string once: building one per call cost a heap allocation per packet.
+const std::string MATCHED_NAME = STAT_MATCHED;
+const std::string CHANGED_NAME = STAT_CHANGED;
+const std::string ERRORS_NAME = STAT_ERRORS;
+
+void bump(const std::string& name) {
     isc::stats::StatsMgr::instance().addValue(name, int64_t(1));
+}
+
+void bump(const char* name) {
+    bump(std::string(name));  // the rare ones: reloads and their failures
 }
 
 std::string stringParam(const ConstElementPtr& value, const std::string& name) {
@@ -162,7 +171,7 @@ FanvilImpl::FanvilImpl(const Config& config)
       policy_(config.python, config.python_path, config.policy, config.policy_reload_interval,
               config.inventory, logFromPython, config.table ? this : nullptr),
       throttle_(config.error_log_interval) {
-    if (table_mode_ && !std::atomic_load(&table_)) {
+    if (table_mode_ && !std::atomic_load(&table_)) {  // the Python side publishes in load()
         throw std::runtime_error("kea_fanvil.kea_hook.entry.load() published no decision table");
     }
     auto& stats = isc::stats::StatsMgr::instance();
@@ -200,12 +209,17 @@ void FanvilImpl::apply(const Decision& decision, Pkt4& response) {
 }
 
 void FanvilImpl::publish(const uint8_t* data, size_t size) {
-    std::shared_ptr<const DecisionTable> table = DecisionTable::parse(data, size);
-    std::atomic_store(&table_, std::move(table));
+    auto published = std::make_shared<Published>();
+    published->table = DecisionTable::parse(data, size);
+    published->table->forEachOption([&](uint8_t code, const uint8_t* value, size_t length) {
+        published->options.emplace(
+            value, OptionPtr(new Option(Option::V4, code, OptionBuffer(value, value + length))));
+    });
+    std::atomic_store(&table_, std::shared_ptr<const Published>(std::move(published)));
 }
 
 bool FanvilImpl::decideFromTable(Pkt4& query, Pkt4& response) {
-    std::shared_ptr<const DecisionTable> table = std::atomic_load(&table_);
+    std::shared_ptr<const Published> published = std::atomic_load(&table_);
     HWAddrPtr hw = query.getHWAddr();
     std::optional<Bytes> opt60 = optionData(query, DHO_VENDOR_CLASS_IDENTIFIER);
     std::optional<Bytes> opt55 = optionData(query, DHO_DHCP_PARAMETER_REQUEST_LIST);
@@ -218,8 +232,8 @@ bool FanvilImpl::decideFromTable(Pkt4& query, Pkt4& response) {
     request.giaddr = query.getGiaddr().toUint32();
     request.yiaddr = response.getYiaddr().toUint32();
     TableDecision decision;
-    if (!table || !table->decide(request, decision)) return false;
-    bump(STAT_MATCHED);
+    if (!published || !published->table->decide(request, decision)) return false;
+    bump(MATCHED_NAME);
     if (inventory_) {
         InventoryRecord record;
         record.time = std::chrono::duration<double>(
@@ -237,12 +251,15 @@ bool FanvilImpl::decideFromTable(Pkt4& query, Pkt4& response) {
     for (const TableOption& option : decision) {
         // As apply(): the decision replaces every instance Kea's configuration put there.
         while (response.delOption(option.code)) {}
-        response.addOption(OptionPtr(
-            new Option(Option::V4, option.code,
-                       OptionBuffer(option.data, option.data + option.size))));
+        auto built = published->options.find(option.data);
+        response.addOption(built != published->options.end()
+                               ? built->second
+                               : OptionPtr(new Option(Option::V4, option.code,
+                                                      OptionBuffer(option.data,
+                                                                   option.data + option.size))));
     }
     if (decision.has_file) response.setFile(decision.file.data, decision.file.size);
-    bump(STAT_CHANGED);
+    bump(CHANGED_NAME);
     return true;
 }
 
@@ -258,10 +275,10 @@ void FanvilImpl::process(const Pkt4Ptr& query, const Pkt4Ptr& response) {
         }
         std::optional<Decision> decision = policy_.decide(marshal(*query, *response));
         if (!decision) return;
-        bump(STAT_MATCHED);
+        bump(MATCHED_NAME);
         if (decision->options.empty() && !decision->boot_file) return;
         apply(*decision, *response);
-        bump(STAT_CHANGED);
+        bump(CHANGED_NAME);
         return;
     } catch (const PythonError& ex) {
         kind = ErrorThrottle::DECIDE;
@@ -283,7 +300,7 @@ void FanvilImpl::process(const Pkt4Ptr& query, const Pkt4Ptr& response) {
 
 void FanvilImpl::report(ErrorThrottle::Kind kind, const std::string& label,
                         const std::string& what) {
-    bump(STAT_ERRORS);
+    bump(ERRORS_NAME);
     std::optional<std::string> suffix = throttle_.admit(kind);
     if (!suffix) return;
     const isc::log::MessageID& id = kind == ErrorThrottle::DECIDE   ? FANVIL_DECIDE_FAILED

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "decision_table.h"
@@ -93,10 +94,17 @@ private:
     bool decideFromTable(isc::dhcp::Pkt4& query, isc::dhcp::Pkt4& response);
     void report(ErrorThrottle::Kind kind, const std::string& label, const std::string& what);
 
+    // A published table with the Kea options its decisions add, built once (by the option
+    // data's address in the table): responses share them as they share Kea's configured
+    // options, instead of allocating new ones per packet.
+    struct Published {
+        std::shared_ptr<const DecisionTable> table;
+        std::unordered_map<const uint8_t*, isc::dhcp::OptionPtr> options;
+    };
     // Constructed before policy_, whose load publishes the first table into them. Requests in
     // flight keep the table they started with (a shared_ptr copy); a reload swaps the pointer
     // with std::atomic_store, so no packet waits for a lock to decide.
-    std::shared_ptr<const DecisionTable> table_;
+    std::shared_ptr<const Published> table_;
     std::unique_ptr<InventoryBuffer> inventory_;
     bool table_mode_;
     PythonPolicy policy_;
