@@ -60,8 +60,11 @@ def test_phone_gets_exact_options(kea: tuple[Lab, KeaServer], case: Case) -> Non
         assert str(result.ack.yiaddr).startswith("198.18.100.")
 
 
-def test_statistics_count_matched_and_changed(kea: tuple[Lab, KeaServer]) -> None:
+def test_statistics_count_matched_and_changed(
+    kea: tuple[Lab, KeaServer], request: pytest.FixtureRequest
+) -> None:
     lab, server = kea
+    _, decisions = request.node.callspec.params["kea"]
     before = _stats(server)
     client_dora(lab, "0c:38:3e:00:01:01", None, PRL_BASIC)
     client_dora(lab, "00:15:65:00:01:02", b"yealink", PRL_BASIC)
@@ -70,10 +73,18 @@ def test_statistics_count_matched_and_changed(kea: tuple[Lab, KeaServer]) -> Non
     assert after["pkt4-fanvil-matched"] - before["pkt4-fanvil-matched"] == 2
     assert after["pkt4-fanvil-changed"] - before["pkt4-fanvil-changed"] == 2
     assert after["pkt4-fanvil-errors"] == 0
+    # The table path calls no Python per packet; the Python path once per response (4 here).
+    python = after["pkt4-fanvil-python-decisions"] - before["pkt4-fanvil-python-decisions"]
+    assert python == (4 if decisions == "python" else 0)
 
 
 def _stats(server: KeaServer) -> dict[str, int]:
-    names = ("pkt4-fanvil-matched", "pkt4-fanvil-changed", "pkt4-fanvil-errors")
+    names = (
+        "pkt4-fanvil-matched",
+        "pkt4-fanvil-changed",
+        "pkt4-fanvil-errors",
+        "pkt4-fanvil-python-decisions",
+    )
     return {name: int(statistic(server.control_socket, name)) for name in names}
 
 

@@ -100,6 +100,7 @@ TEST_F(TablePath, theLoadPublishedTheTableAndNoPythonDecides) {
     Pkt4Ptr response = offer("198.18.0.50");
     impl_->process(query({0x0c, 0x38, 0x3e, 0x00, 0x00, 0x01}, "0.0.0.0"), response);
     EXPECT_TRUE(fake::requests.empty());  // decide() in Python was never called
+    EXPECT_EQ(0, stat("pkt4-fanvil-python-decisions"));
     EXPECT_EQ(bytes("http://desk.example.com/x.cfg"), data(response, DHO_TFTP_SERVER_NAME));
     EXPECT_EQ(bytes("http://desk.example.com/x.cfg"),
               data(response, DHO_VENDOR_ENCAPSULATED_OPTIONS));

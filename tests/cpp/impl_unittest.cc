@@ -88,6 +88,7 @@ TEST_F(Impl, loadZeroesThePacketCountersOnly) {
     EXPECT_EQ(0, stat("pkt4-fanvil-matched"));
     EXPECT_EQ(0, stat("pkt4-fanvil-changed"));
     EXPECT_EQ(0, stat("pkt4-fanvil-errors"));
+    EXPECT_EQ(0, stat("pkt4-fanvil-python-decisions"));
     EXPECT_EQ(3, stat("fanvil-policy-reloads"));
     EXPECT_EQ(0, stat("fanvil-policy-reload-failures"));
     EXPECT_EQ(0, stat("fanvil-inventory-recorded"));
@@ -121,6 +122,7 @@ TEST_F(Impl, countersFollowTheDecision) {
     EXPECT_EQ(2, stat("pkt4-fanvil-matched"));
     EXPECT_EQ(1, stat("pkt4-fanvil-changed"));
     EXPECT_EQ(0, stat("pkt4-fanvil-errors"));
+    EXPECT_EQ(3, stat("pkt4-fanvil-python-decisions"));  // this fixture decides in Python
 }
 
 TEST_F(Impl, failureLeavesTheResponseAndIsLoggedOncePerInterval) {

@@ -19,6 +19,9 @@ const size_t INVENTORY_BUFFER_LIMIT = 20000;
 const char* const STAT_MATCHED = "pkt4-fanvil-matched";
 const char* const STAT_CHANGED = "pkt4-fanvil-changed";
 const char* const STAT_ERRORS = "pkt4-fanvil-errors";
+// Responses decided by calling Python ("decisions": "python"); stays 0 on the table path,
+// which is how a running server shows that no packet takes the GIL.
+const char* const STAT_PYTHON = "pkt4-fanvil-python-decisions";
 const char* const STAT_RELOADS = "fanvil-policy-reloads";
 const char* const STAT_RELOAD_FAILURES = "fanvil-policy-reload-failures";
 const char* const STAT_INVENTORY_RECORDED = "fanvil-inventory-recorded";
@@ -28,6 +31,7 @@ const char* const STAT_INVENTORY_DROPPED = "fanvil-inventory-dropped";
 const std::string MATCHED_NAME = STAT_MATCHED;
 const std::string CHANGED_NAME = STAT_CHANGED;
 const std::string ERRORS_NAME = STAT_ERRORS;
+const std::string PYTHON_NAME = STAT_PYTHON;
 
 void bump(const std::string& name) {
     isc::stats::StatsMgr::instance().addValue(name, int64_t(1));
@@ -175,7 +179,7 @@ FanvilImpl::FanvilImpl(const Config& config)
         throw std::runtime_error("kea_fanvil.kea_hook.entry.load() published no decision table");
     }
     auto& stats = isc::stats::StatsMgr::instance();
-    for (const char* name : {STAT_MATCHED, STAT_CHANGED, STAT_ERRORS}) {
+    for (const char* name : {STAT_MATCHED, STAT_CHANGED, STAT_ERRORS, STAT_PYTHON}) {
         stats.setValue(name, int64_t(0));
     }
     // Not zeroed: the watcher may already have reported before this line. Started at 0 only
@@ -273,6 +277,7 @@ void FanvilImpl::process(const Pkt4Ptr& query, const Pkt4Ptr& response) {
             decideFromTable(*query, *response);
             return;
         }
+        bump(PYTHON_NAME);
         std::optional<Decision> decision = policy_.decide(marshal(*query, *response));
         if (!decision) return;
         bump(MATCHED_NAME);
