@@ -137,6 +137,7 @@ TEST_F(TablePath, matchedRequestsWaitInTheBufferForTheWriter) {
     EXPECT_EQ(-1, r.opt60_len);
     EXPECT_EQ((Bytes{1, 3, 43, 66, 67}), Bytes(r.opt55, r.opt55 + r.opt55_len));
     EXPECT_EQ((Bytes{198, 18, 0, 50}), Bytes(r.yiaddr, r.yiaddr + 4));
+    EXPECT_EQ((Bytes{0, 0, 0, 0}), Bytes(r.giaddr, r.giaddr + 4));
     EXPECT_GT(r.time, 1.7e9);
 }
 

@@ -245,10 +245,7 @@ bool FanvilImpl::decideFromTable(Pkt4& query, Pkt4& response) {
         if (hw) record.setMac(hw->hwaddr_.data(), hw->hwaddr_.size());
         if (opt60) record.setOpt60(opt60->data(), opt60->size());
         if (opt55) record.setOpt55(opt55->data(), opt55->size());
-        std::vector<uint8_t> gi = query.getGiaddr().toBytes();
-        std::vector<uint8_t> yi = response.getYiaddr().toBytes();
-        std::copy(gi.begin(), gi.begin() + 4, record.giaddr);
-        std::copy(yi.begin(), yi.begin() + 4, record.yiaddr);
+        record.setAddresses(request.giaddr, request.yiaddr);  // read once, above
         inventory_->push(record);
     }
     if (decision.count == 0 && !decision.has_file) return true;

@@ -32,6 +32,8 @@ struct InventoryRecord {
     void setMac(const uint8_t* data, size_t size);
     void setOpt60(const uint8_t* data, size_t size);
     void setOpt55(const uint8_t* data, size_t size);
+    // From host-order integers (as TableRequest holds them) to the packet's byte order.
+    void setAddresses(uint32_t relay, uint32_t offered);
 };
 
 class InventoryBuffer {
