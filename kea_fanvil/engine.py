@@ -24,6 +24,7 @@ from kea_fanvil.policy.models import Delivery, Policy
 from kea_fanvil.wire import options
 
 __all__ = [
+    "CompiledTable",
     "Decision",
     "Engine",
     "MatchedBy",
@@ -57,6 +58,19 @@ class Request:
     prl: bytes | None = None  # option 55 data: the option codes the client asked for
     giaddr: bytes = _NO_ADDRESS  # relay agent address from the query
     yiaddr: bytes = _NO_ADDRESS  # address offered in the response
+
+
+@dataclass(frozen=True)
+class CompiledTable:
+    """:meth:`Engine.compile`'s result: the decision table and what its indices name.
+
+    The hook's records of matched requests carry a decision as indices into the table (URL,
+    boot file, site); the inventory reads them here instead of deciding again in Python."""
+
+    data: bytes
+    urls: tuple[str, ...]  # in table order; urls[0] is the policy's provisioning.url
+    boot_files: tuple[str, ...]
+    sites: tuple[str, ...]  # the site names, in policy order (the table's)
 
 
 @dataclass(frozen=True)
@@ -198,6 +212,10 @@ class Engine:
         return matched, url, boot, site.name if site else None
 
     def table(self) -> bytes:
+        """This engine as the flat decision table the C++ hook evaluates per packet."""
+        return self.compile().data
+
+    def compile(self) -> CompiledTable:
         """This engine as the flat decision table the C++ hook evaluates per packet.
 
         The format and its evaluation are defined in kea_fanvil/kea_hook/src/decision_table.h
@@ -245,7 +263,9 @@ class Engine:
         for raw in prefixes:
             out += bytes([len(raw)]) + raw
         out += sites + devices + _TABLE_END
-        return bytes(out)
+        return CompiledTable(
+            bytes(out), tuple(urls), tuple(boots), tuple(site.name for site in self._sites)
+        )
 
     def decide(self, request: Request) -> Decision:
         """Everything about one decision, for the CLI and tests."""

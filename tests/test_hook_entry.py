@@ -26,6 +26,7 @@ POLICY = 'version: 1\nprovisioning:\n  url: "{url}"\ndelivery:\n  option_43: "of
 @pytest.fixture(autouse=True)
 def _fresh_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(hook_entry, "_engine", None)  # restored after the test
+    monkeypatch.setattr(hook_entry, "_current", None)
     yield
     hook_entry.stop()
 
@@ -201,12 +202,25 @@ def test_a_change_during_a_reload_is_loaded_next(
 # --- the C++ packet path: tables handed over, refused tables ------------------------------------
 
 
-def test_every_installed_engine_is_published_first(tmp_path: Path) -> None:
-    tables: list[bytes] = []
+class Tables:
+    """A hook's publish(): the tables handed over, and their generations."""
+
+    def __init__(self) -> None:
+        self.tables: list[bytes] = []
+        self.generations: list[int] = []
+
+    def __call__(self, table: bytes, generation: int) -> None:
+        self.tables.append(table)
+        self.generations.append(generation)
+
+
+def test_every_installed_policy_is_published_first(tmp_path: Path) -> None:
+    published = Tables()
+    tables = published.tables
     reports: list[tuple[str, str, str]] = []
     policy = tmp_path / "policy.yaml"
     write(policy, POLICY.format(url="http://v1.example.com/"))
-    outcome = hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r), "", tables.append)
+    outcome = hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r), "", published)
     assert outcome[0] == "loaded"
     assert len(tables) == 1 and tables[0].startswith(b"KFT1") and b"v1.example.com" in tables[0]
     write(policy, POLICY.format(url="http://v2.example.com/"))
@@ -214,10 +228,37 @@ def test_every_installed_engine_is_published_first(tmp_path: Path) -> None:
     assert reports[0][0] == "reloaded"
     assert len(tables) == 2 and b"v2.example.com" in tables[1]
     assert tables[1] == Engine(load_policy(str(policy))).table()
+    # Each table has its own number, and the inventory can read records of both.
+    first, second = published.generations
+    assert first != second
+    assert hook_entry._names[second].urls == ("http://v2.example.com/",)
+    assert hook_entry._names[first].urls == ("http://v1.example.com/",)
+
+
+def test_the_table_path_keeps_no_policy_objects(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    write(policy, POLICY.format(url="http://v1.example.com/"))
+    assert hook_entry.load(str(policy), 0, None, "", Tables())[0] == "loaded"
+    assert hook_entry._engine is None and hook_entry._current is not None
+    assert hook_entry._current.engine is None
+    with pytest.raises(RuntimeError, match="decides from its table"):
+        hook_entry.decide(PHONE, None, None, ZERO, ZERO)
+    # The Python path keeps its engine.
+    assert hook_entry.load(str(policy))[0] == "loaded"
+    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v1.example.com/"
+
+
+def test_names_of_old_tables_are_let_go(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    published = Tables()
+    for n in range(hook_entry.NAMES_KEPT + 3):
+        write(policy, POLICY.format(url=f"http://v{n}.example.com/"))
+        assert hook_entry.load(str(policy), 0, None, "", published)[0] == "loaded"
+    assert sorted(hook_entry._names) == published.generations[-hook_entry.NAMES_KEPT :]
 
 
 def test_a_refused_table_fails_the_load_or_the_reload(tmp_path: Path) -> None:
-    def refuse(table: bytes) -> None:
+    def refuse(table: bytes, generation: int) -> None:
         raise ValueError("decision table: offset 4: unknown flags")
 
     policy = tmp_path / "policy.yaml"
@@ -229,7 +270,7 @@ def test_a_refused_table_fails_the_load_or_the_reload(tmp_path: Path) -> None:
     reports: list[tuple[str, str, str]] = []
     accept = [True]
 
-    def sometimes(table: bytes) -> None:
+    def sometimes(table: bytes, generation: int) -> None:
         if not accept[0]:
             raise ValueError("decision table: refused")
         tables.append(table)
@@ -240,9 +281,10 @@ def test_a_refused_table_fails_the_load_or_the_reload(tmp_path: Path) -> None:
     write(policy, POLICY.format(url="http://v2.example.com/"))
     wait_for(lambda: any(r[0] == "reload-failed" for r in reports))
     assert "decision table: refused" in next(r for r in reports if r[0] == "reload-failed")[2]
-    assert len(tables) == 1
-    # The old policy stays in force on both sides.
-    assert url_of(hook_entry.decide(PHONE, None, None, ZERO, ZERO)) == b"http://v1.example.com/"
+    assert len(tables) == 1  # the hook keeps deciding from the first table
+    current = hook_entry._current
+    assert current is not None and current.compiled is not None
+    assert current.compiled.data == tables[0]
 
 
 def test_a_kept_policy_is_published_to_the_new_library(tmp_path: Path) -> None:
@@ -250,7 +292,14 @@ def test_a_kept_policy_is_published_to_the_new_library(tmp_path: Path) -> None:
     write(policy, POLICY.format(url="http://v1.example.com/"))
     assert hook_entry.load(str(policy))[0] == "loaded"
     write(policy, POLICY.format(url="gopher://broken/"))
-    tables: list[bytes] = []
+    published = Tables()
+    tables = published.tables
     # Kea's config-reload loads a new copy of the library: it has no table until one is given.
-    assert hook_entry.load(str(policy), 0, None, "", tables.append)[0] == "kept"
+    assert hook_entry.load(str(policy), 0, None, "", published)[0] == "kept"
     assert len(tables) == 1 and b"v1.example.com" in tables[0]
+    # And again, now that the policy in force is a table only.
+    assert hook_entry.load(str(policy), 0, None, "", published)[0] == "kept"
+    assert tables[1] == tables[0]
+    # The Python path cannot answer from a table: said, not guessed.
+    outcome, why = hook_entry.load(str(policy))
+    assert outcome == "invalid" and "gopher" in why and "compiled for the table path" in why

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sqlite3
@@ -34,6 +35,12 @@ devices:
     boot_file: desk-12.cfg
 """
 ZERO = bytes(4)
+
+
+def ip(text: str) -> int:
+    return int(ipaddress.IPv4Address(text))
+
+
 DESK = bytes.fromhex("0c383e113af8")
 OTHER = bytes.fromhex("0c383e000001")
 
@@ -71,14 +78,10 @@ def writer(tmp_path: Path, reports: Reports) -> Iterator[InventoryWriter]:
 
 
 def test_rows_hold_what_the_phone_got(writer: InventoryWriter, engine: Engine) -> None:
-    relay = bytes([198, 18, 64, 2])
-    writer.submit(
-        (100.0, DESK, b"Fanvil X4 2.10.2.6887", None, ZERO, bytes([198, 18, 0, 9]), engine)
-    )
-    writer.submit((101.0, OTHER, b"Fanvil C62", None, relay, bytes([198, 18, 100, 10]), engine))
-    writer.submit(
-        (105.0, DESK, b"Fanvil X4 2.10.2.6887", None, ZERO, bytes([198, 18, 0, 9]), engine)
-    )
+    relay = ip("198.18.64.2")
+    writer.submit((100.0, DESK, b"Fanvil X4 2.10.2.6887", 0, ip("198.18.0.9"), engine))
+    writer.submit((101.0, OTHER, b"Fanvil C62", relay, ip("198.18.100.10"), engine))
+    writer.submit((105.0, DESK, b"Fanvil X4 2.10.2.6887", 0, ip("198.18.0.9"), engine))
     writer.flush()
     desk, other = sorted(read_phones(writer.path), key=lambda p: p.mac, reverse=True)
     assert desk.as_dict() == {
@@ -105,7 +108,7 @@ def test_rows_hold_what_the_phone_got(writer: InventoryWriter, engine: Engine) -
     assert (other.address, other.relay) == ("198.18.100.10", "198.18.64.2")
 
     # A later batch updates the row: first_seen stays, the count grows.
-    writer.submit((200.0, DESK, None, None, ZERO, bytes([198, 18, 0, 10]), engine))
+    writer.submit((200.0, DESK, None, 0, ip("198.18.0.10"), engine))
     writer.flush()
     (desk,) = [p for p in read_phones(writer.path) if p.mac == "0c:38:3e:11:3a:f8"]
     assert (desk.first_seen, desk.last_seen, desk.times_seen) == (100.0, 200.0, 3)
@@ -115,8 +118,8 @@ def test_rows_hold_what_the_phone_got(writer: InventoryWriter, engine: Engine) -
 
 def test_read_filters(writer: InventoryWriter, engine: Engine) -> None:
     now = time.time()
-    writer.submit((now - 7200, DESK, b"Fanvil X4", None, ZERO, ZERO, engine))
-    writer.submit((now, OTHER, b"Fanvil C62", None, ZERO, ZERO, engine))
+    writer.submit((now - 7200, DESK, b"Fanvil X4", 0, 0, engine))
+    writer.submit((now, OTHER, b"Fanvil C62", 0, 0, engine))
     writer.flush()
     assert [p.mac for p in read_phones(writer.path)] == ["0c:38:3e:00:00:01", "0c:38:3e:11:3a:f8"]
     assert [p.mac for p in read_phones(writer.path, since=now - 60)] == ["0c:38:3e:00:00:01"]
@@ -128,7 +131,7 @@ def test_read_filters(writer: InventoryWriter, engine: Engine) -> None:
 def test_a_full_buffer_drops_and_counts(tmp_path: Path, reports: Reports, engine: Engine) -> None:
     small = InventoryWriter(str(tmp_path / "phones.db"), reports, limit=3)
     for i in range(10):
-        small.submit((1.0, OTHER[:5] + bytes([i]), None, None, ZERO, ZERO, engine))
+        small.submit((1.0, OTHER[:5] + bytes([i]), None, 0, 0, engine))
     small.flush()
     small.close()
     assert reports.counts("fanvil-inventory-recorded") == 3
@@ -138,7 +141,7 @@ def test_a_full_buffer_drops_and_counts(tmp_path: Path, reports: Reports, engine
 
 def test_a_corrupt_database_is_set_aside(writer: InventoryWriter, engine: Engine) -> None:
     Path(writer.path).write_bytes(b"this is not SQLite" * 100)
-    writer.submit((1.0, DESK, None, None, ZERO, ZERO, engine))
+    writer.submit((1.0, DESK, None, 0, 0, engine))
     writer.flush()
     assert [p.mac for p in read_phones(writer.path)] == ["0c:38:3e:11:3a:f8"]
     (aside,) = Path(writer.path).parent.glob("phones.db.corrupt-*")
@@ -151,13 +154,13 @@ def test_a_locked_database_costs_records_not_service(
     writer: InventoryWriter, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(inventory, "BUSY_TIMEOUT_MS", 50)
-    writer.submit((1.0, DESK, None, None, ZERO, ZERO, engine))
+    writer.submit((1.0, DESK, None, 0, 0, engine))
     writer.flush()  # creates the database
     other = sqlite3.connect(writer.path)
     other.execute("BEGIN EXCLUSIVE")
     try:
         for i in range(3):
-            writer.submit((2.0, OTHER[:5] + bytes([i]), None, None, ZERO, ZERO, engine))
+            writer.submit((2.0, OTHER[:5] + bytes([i]), None, 0, 0, engine))
             writer.flush()
     finally:
         other.rollback()
@@ -166,7 +169,7 @@ def test_a_locked_database_costs_records_not_service(
     assert reports.counts("fanvil-inventory-dropped") == 3
     (error,) = reports.errors()  # three failures, one report per interval
     assert "locked" in error
-    writer.submit((3.0, OTHER, None, None, ZERO, ZERO, engine))
+    writer.submit((3.0, OTHER, None, 0, 0, engine))
     writer.flush()
     assert len(read_phones(writer.path)) == 2
 
@@ -204,9 +207,9 @@ def test_an_unwritable_folder_is_reported(tmp_path: Path, reports: Reports, engi
     blocker = tmp_path / "file"
     blocker.write_text("")
     w = InventoryWriter(str(blocker / "phones.db"), reports)  # a folder that cannot exist
-    w.submit((1.0, DESK, None, None, ZERO, ZERO, engine))
+    w.submit((1.0, DESK, None, 0, 0, engine))
     w.flush()
-    w.submit((1.0, DESK, None, None, ZERO, ZERO, engine))
+    w.submit((1.0, DESK, None, 0, 0, engine))
     w.flush()
     assert len(reports.errors()) == 1
     assert reports.counts("fanvil-inventory-dropped") == 2
@@ -229,10 +232,8 @@ def test_the_hook_entry_records_matched_phones_only(tmp_path: Path) -> None:
 
 def test_devices_command(writer: InventoryWriter, engine: Engine) -> None:
     now = time.time()
-    writer.submit(
-        (now - 7200, DESK, b"Fanvil X4 2.10.2.6887", None, ZERO, bytes([198, 18, 0, 9]), engine)
-    )
-    writer.submit((now, OTHER, b"Fanvil C62", None, ZERO, ZERO, engine))
+    writer.submit((now - 7200, DESK, b"Fanvil X4 2.10.2.6887", 0, ip("198.18.0.9"), engine))
+    writer.submit((now, OTHER, b"Fanvil C62", 0, 0, engine))
     writer.flush()
     runner = CliRunner()
     result = runner.invoke(main, ["devices", "--db", writer.path, "--since", "1h", "--json"])
@@ -305,19 +306,66 @@ def test_devices_command_on_an_empty_file(tmp_path: Path) -> None:
     assert empty.read_bytes() == b""
 
 
-def test_the_writer_drains_the_hooks_buffer(tmp_path: Path, reports: Reports) -> None:
-    # The C++ packet path keeps the records; the writer takes them all per batch.
+def test_the_writer_reads_the_hooks_records_by_their_table(
+    tmp_path: Path, reports: Reports
+) -> None:
+    # The C++ packet path keeps the records, each with its decision as indices into the table
+    # it was decided from; the writer takes them all per batch and writes the very rows the
+    # Python path writes from Engine.explain.
     engine = Engine(parse_policy(POLICY))
-    batches = [([(time.time(), DESK, b"Fanvil X4 2.10.2.6887", None, ZERO, ZERO)], 3), ([], 0)]
+    compiled = engine.compile()
+    names = {5: inventory.TableNames(compiled)}
+    none = inventory.NONE
+    boot = compiled.boot_files.index("desk-12.cfg")
+    branch_url = compiled.urls.index("http://branch.example.com/")
+    branch = compiled.sites.index("branch")
+    desk = (100.0, DESK, b"Fanvil X4 2.10.2.6887", 0, ip("198.18.0.9"))
+    other = (101.0, OTHER, b"Fanvil C62", ip("198.18.64.2"), ip("198.18.100.10"))
+    batches = [
+        (
+            [
+                (*desk, 5, 1, 0, boot, none),
+                (*other, 5, 2, branch_url, none, branch),
+                (102.0, OTHER[:5] + b"\x02", None, 0, 0, 4, 3, 0, none, none),  # table gone
+            ],
+            3,
+        ),
+        ([], 0),
+    ]
     writer = InventoryWriter(
-        str(tmp_path / "phones.db"),
+        str(tmp_path / "table.db"),
         reports,
         source=lambda: batches.pop(0) if batches else ([], 0),
-        engine=lambda: engine,
+        names=names.get,
     )
     writer.flush()
     writer.close()
-    (phone,) = read_phones(tmp_path / "phones.db")
-    assert (phone.mac, phone.model) == ("0c:38:3e:11:3a:f8", "X4")
-    assert reports.counts("fanvil-inventory-recorded") == 1
-    assert reports.counts("fanvil-inventory-dropped") == 3  # the hook's own drops are counted
+    python_path = InventoryWriter(str(tmp_path / "python.db"), Reports())
+    python_path.submit((*desk, engine))
+    python_path.submit((*other, engine))
+    python_path.flush()
+    python_path.close()
+    rows = read_phones(tmp_path / "table.db")
+    assert rows == read_phones(tmp_path / "python.db")
+    assert [(p.mac, p.matched_by, p.site, p.url, p.boot_file) for p in rows] == [
+        ("0c:38:3e:00:00:01", "vendor-class", "branch", "http://branch.example.com/", ""),
+        (
+            "0c:38:3e:11:3a:f8",
+            "device",
+            "",
+            "http://phone:****@prov.example.com/$mac.cfg",
+            "desk-12.cfg",
+        ),
+    ]
+    assert reports.counts("fanvil-inventory-recorded") == 2
+    # The hook's own drops and the record of a table no longer known are counted.
+    assert reports.counts("fanvil-inventory-dropped") == 4
+
+
+def test_table_names_refuse_an_index_out_of_range() -> None:
+    names = inventory.TableNames(Engine(parse_policy(POLICY)).compile())
+    assert names.explain(1, 0, inventory.NONE, inventory.NONE) is not None
+    assert names.explain(9, 0, inventory.NONE, inventory.NONE) is None  # no such match
+    assert names.explain(1, 99, inventory.NONE, inventory.NONE) is None
+    assert names.explain(1, 0, 99, inventory.NONE) is None
+    assert names.explain(1, 0, inventory.NONE, 99) is None

@@ -1,10 +1,12 @@
 """The inventory of phones seen: one SQLite row per phone, written off Kea's packet path.
 
-The hook hands every matched request to :meth:`InventoryWriter.submit`, which only appends the
-raw facts to a bounded buffer (a full buffer drops the record and counts it; the DHCP response
-never waits). A writer thread turns them into rows in batches: it works out the full decision
-(how the phone matched, model, firmware, site) with the engine that answered, and upserts
-one row per MAC in one transaction. The database is in WAL mode, so ``kea-fanvil devices``
+The hook's C++ packet path pushes every matched request, with the decision it made (as
+indices into the decision table), into a bounded buffer of its own; a writer thread drains it
+in batches, one GIL acquisition per batch, reads the decision's names from the table's
+:class:`TableNames` and upserts one row per MAC in one transaction. (The Python packet path,
+``"decisions": "python"``, hands each request to :meth:`InventoryWriter.submit` instead, and the
+writer asks the engine that answered to explain it.) A full buffer drops the record and counts
+it: the DHCP response never waits. The database is in WAL mode, so ``kea-fanvil devices``
 reads while Kea writes. URLs are stored with their passwords masked: the inventory is a record
 of what happened, not a second copy of the policy's secrets.
 """
@@ -15,13 +17,13 @@ import collections
 import contextlib
 import logging
 import os
-import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from socket import inet_ntoa
 from typing import TYPE_CHECKING, Any
 
 from kea_fanvil.errors import InventoryError
@@ -31,7 +33,7 @@ from kea_fanvil.redact import mask
 from kea_fanvil.reloader import lower_thread_priority
 
 if TYPE_CHECKING:
-    from kea_fanvil.engine import Engine
+    from kea_fanvil.engine import CompiledTable, Engine
 
 __all__ = [
     "BATCH_INTERVAL",
@@ -40,16 +42,21 @@ __all__ = [
     "DEFAULT_DB",
     "ERROR_LOG_INTERVAL",
     "KNOWN_LIMIT",
+    "MATCHED_BY",
+    "NONE",
     "REFRESH",
     "REOPEN_INTERVAL",
     "SCHEMA_VERSION",
     "WRITER_NICENESS",
+    "Explained",
     "Facts",
     "InventoryWriter",
+    "Names",
     "Phone",
     "RawFacts",
     "Report",
     "Source",
+    "TableNames",
     "by_mac",
     "connect",
     "read_phones",
@@ -91,9 +98,9 @@ _TOUCH = """
 UPDATE phones SET last_seen = max(last_seen, ?), times_seen = times_seen + ? WHERE mac = ?
 """
 
+# Positional parameters, in the columns' order: naming them costs a dictionary per row.
 _UPSERT = """
-INSERT INTO phones VALUES (:mac, :matched_by, :model, :firmware, :vendor_class, :address,
-    :relay, :site, :url, :boot_file, :first_seen, :last_seen, :times_seen)
+INSERT INTO phones VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (mac) DO UPDATE SET
     matched_by = excluded.matched_by, model = excluded.model, firmware = excluded.firmware,
     vendor_class = excluded.vendor_class, address = excluded.address, relay = excluded.relay,
@@ -224,20 +231,57 @@ def read_phones(
 
 # --- the writer ----------------------------------------------------------------------------------
 
-# What the packet path hands over: (time, mac, option 60, option 55, giaddr, yiaddr, engine).
-Facts = tuple[float, bytes, bytes | None, bytes | None, bytes, bytes, "Engine"]
-# What the C++ hook's buffer holds per matched request: Facts without the engine, which the
-# writer adds when it drains (the engine in force then; a reload in between is rare and only
-# changes how that one sighting is described).
-RawFacts = tuple[float, bytes, bytes | None, bytes | None, bytes, bytes]
+# (matched by, URL with its password masked, boot file or "", site or ""): what a row says of
+# the decision.
+Explained = tuple[str, str, str, str]
+# What the writer works from, per matched response: (time, MAC, option 60 or None, giaddr,
+# yiaddr, how it was decided). Addresses are host-order integers. "How" is the decision
+# already explained (the C++ table path: read from the record's indices) or the Engine that
+# decided (the Python path, "decisions": "python"), asked to explain only when a row is written.
+Facts = tuple[float, bytes, bytes | None, int, int, "Explained | Engine"]
+# One record of the C++ hook's buffer (python_bridge.cc, drainThunk): (time, MAC, option 60,
+# giaddr, yiaddr, table generation, matched (1 device, 2 vendor class, 3 OUI), URL index,
+# boot file index, site index); NONE for no boot file or no site.
+RawFacts = tuple[float, bytes, bytes | None, int, int, int, int, int, int, int]
 # Takes what the C++ buffer holds: (records, records dropped because it was full).
 Source = Callable[[], tuple[list[RawFacts], int]]
 # (kind, detail, text): ("error", the database path, why) or ("count", statistic name, number).
 Report = Callable[[str, str, str], None]
 
+NONE = 0xFFFFFFFF
+# TableMatch in decision_table.h, by number.
+MATCHED_BY: dict[int, str] = {1: "device", 2: "vendor-class", 3: "oui"}
 
-def _address(raw: bytes) -> str:
-    return "" if raw == b"\0\0\0\0" or len(raw) != 4 else socket.inet_ntoa(raw)
+
+class TableNames:
+    """What the indices of one published table name, with the URLs' passwords masked once."""
+
+    __slots__ = ("boot_files", "sites", "urls")
+
+    def __init__(self, compiled: CompiledTable) -> None:
+        self.urls = tuple(mask(url) for url in compiled.urls)
+        self.boot_files = compiled.boot_files
+        self.sites = compiled.sites
+
+    def explain(self, matched: int, url: int, boot: int, site: int) -> Explained | None:
+        """None when an index is not of this table (which would be a bug in the hook)."""
+        try:
+            return (
+                MATCHED_BY[matched],
+                self.urls[url],
+                "" if boot == NONE else self.boot_files[boot],
+                "" if site == NONE else self.sites[site],
+            )
+        except (KeyError, IndexError):
+            return None
+
+
+# The names of the tables the hook may still have records of, by generation.
+Names = Callable[[int], TableNames | None]
+
+
+def _address(value: int) -> str:
+    return inet_ntoa(value.to_bytes(4, "big")) if value else ""
 
 
 def by_mac(batch: Iterable[Facts]) -> dict[bytes, tuple[float, int, Facts]]:
@@ -267,29 +311,42 @@ def _vendor(opt60: bytes | None) -> VendorClass:
     return found
 
 
-def sighting(first_seen: float, times: int, facts: Facts) -> dict[str, Any] | None:
-    """The upsert row for one phone, from its latest facts; None if it no longer matches."""
-    seen, mac, opt60, _, giaddr, yiaddr, engine = facts
-    explained = engine.explain(mac, opt60, giaddr, yiaddr)
+def _explained(facts: Facts) -> Explained | None:
+    how = facts[5]
+    if isinstance(how, tuple):
+        return how
+    explained = how.explain(
+        facts[1], facts[2], facts[3].to_bytes(4, "big"), facts[4].to_bytes(4, "big")
+    )
     if explained is None:
         return None  # the policy changed in between; nothing to say about this client
     matched_by, url, boot_file, site = explained
-    vendor = _vendor(opt60)
-    return {
-        "mac": mac.hex(":"),
-        "matched_by": matched_by,
-        "model": vendor.model,
-        "firmware": vendor.firmware,
-        "vendor_class": vendor.text,
-        "address": _address(yiaddr),
-        "relay": _address(giaddr),
-        "site": site or "",
-        "url": mask(url),
-        "boot_file": boot_file or "",
-        "first_seen": first_seen,
-        "last_seen": seen,
-        "times_seen": times,
-    }
+    return matched_by, mask(url), boot_file or "", site or ""
+
+
+def sighting(first_seen: float, times: int, facts: Facts) -> tuple[Any, ...] | None:
+    """The upsert row (the columns in table order) for one phone, from its latest facts;
+    None if it no longer matches."""
+    explained = _explained(facts)
+    if explained is None:
+        return None
+    matched_by, url, boot_file, site = explained
+    vendor = _vendor(facts[2])
+    return (
+        facts[1].hex(":"),
+        matched_by,
+        vendor.model,
+        vendor.firmware,
+        vendor.text,
+        _address(facts[4]),
+        _address(facts[3]),
+        site,
+        url,
+        boot_file,
+        first_seen,
+        facts[0],
+        times,
+    )
 
 
 class InventoryWriter(threading.Thread):
@@ -301,18 +358,21 @@ class InventoryWriter(threading.Thread):
         report: Report,
         limit: int = BUFFER_LIMIT,
         source: Source | None = None,
-        engine: Callable[[], Engine | None] | None = None,
+        names: Names | None = None,
     ) -> None:
-        """``source`` and ``engine``: the records come from the C++ hook's own buffer (drained
-        once per batch, one GIL acquisition for all of them) instead of :meth:`submit`."""
+        """``source`` and ``names``: the records come from the C++ hook's own buffer (drained
+        once per batch, one GIL acquisition for all of them) as well as from :meth:`submit`,
+        and ``names`` reads their decisions (the names of the table a record's generation
+        says it was decided from)."""
         super().__init__(name="kea-fanvil-inventory", daemon=True)
         self.path = path
         self.report = report
         self.limit = limit
         self.source = source
-        self.engine = engine
+        self.names = names
         # deque.append and popleft are atomic under the GIL: no lock on the packet path.
         self.buffer: collections.deque[Facts] = collections.deque()
+        self.buffer_used = False  # submit() was called: the Python path, whose threads need the GIL
         self.dropped = 0  # not yet reported
         self.stop_event = threading.Event()
         self._db: sqlite3.Connection | None = None
@@ -331,6 +391,7 @@ class InventoryWriter(threading.Thread):
 
     def submit(self, facts: Facts) -> None:
         """Called by the packet path: never blocks, never raises."""
+        self.buffer_used = True
         if len(self.buffer) < self.limit:
             self.buffer.append(facts)
         else:
@@ -362,14 +423,10 @@ class InventoryWriter(threading.Thread):
         except IndexError:
             pass
         lost, self.dropped = self.dropped, 0
-        if self.source is not None and self.engine is not None:
+        if self.source is not None and self.names is not None:
             records, full = self.source()
             lost += full
-            engine = self.engine()
-            if engine is None:
-                lost += len(records)
-            else:
-                batch += [(*record, engine) for record in records]
+            lost += self._explain(records, batch)
         if batch or (final and self._pending):
             db = self._open()  # reports its own failures
             try:
@@ -384,19 +441,49 @@ class InventoryWriter(threading.Thread):
         if lost:
             self.report("count", "fanvil-inventory-dropped", str(lost))
 
+    def _explain(self, records: list[RawFacts], into: list[Facts]) -> int:
+        """Append ``records`` to ``into`` as Facts; returns how many could not be read (their
+        table is gone: only after several reloads within one batch interval)."""
+        assert self.names is not None
+        unknown = 0
+        generation: int | None = None
+        names: TableNames | None = None
+        explained: dict[tuple[int, int, int, int], Explained | None] = {}
+        for seen, mac, opt60, giaddr, yiaddr, gen, matched, url, boot, site in records:
+            if gen != generation:
+                generation, names = gen, self.names(gen)
+                explained.clear()
+            if names is None:
+                unknown += 1
+                continue
+            # A table has few URL and site combinations: read each once per batch.
+            key = (matched, url, boot, site)
+            if key in explained:
+                how = explained[key]
+            else:
+                how = explained[key] = names.explain(matched, url, boot, site)
+            if how is None:
+                unknown += 1
+            else:
+                into.append((seen, mac, opt60, giaddr, yiaddr, how))
+        return unknown
+
     def _write(self, db: sqlite3.Connection, batch: list[Facts], final: bool = False) -> None:
-        # A phone renewing or a DORA repeated gives the same facts again: working out the full
-        # decision (about 25 us) and rewriting the row for each would cost more CPU than the
-        # DHCP exchange itself. Unchanged facts only bump an in-memory counter; the row catches
-        # up at most REFRESH seconds later.
-        rows: list[dict[str, Any]] = []
+        # A phone renewing or a DORA repeated gives the same facts again: rewriting the row for
+        # each (and, on the Python path, working out the decision again: about 25 us) would
+        # cost more CPU than the DHCP exchange itself. Unchanged facts only bump an in-memory
+        # counter; the row catches up at most REFRESH seconds later.
+        rows: list[tuple[Any, ...]] = []
         written: dict[bytes, tuple[tuple[Any, ...], float]] = {}
-        for n, (mac, (first_seen, times, facts)) in enumerate(by_mac(batch).items()):
-            if n % 32 == 31:
-                # Let Kea's threads in: they would otherwise wait up to Python's switch
-                # interval (5 ms) for the GIL while this loop holds it.
+        # On the Python path, let Kea's threads in every 32 phones: they would otherwise wait
+        # up to Python's switch interval (5 ms) for the GIL while this loop holds it. (The
+        # table path's threads never need the GIL, and each yield is a system call.)
+        yield_every = 32 if self.buffer_used else 0
+        for n, (mac, (first_seen, times, facts)) in enumerate(by_mac(batch).items(), 1):
+            if yield_every and n % yield_every == 0:
                 time.sleep(0)
-            key = (facts[2], facts[3], facts[4], facts[5], id(facts[6]))
+            how = facts[5]
+            key = (facts[2], facts[3], facts[4], how if isinstance(how, tuple) else id(how))
             known = self._known.get(mac)
             if known is not None and known[0] == key and facts[0] - known[1] < REFRESH:
                 last, count = self._pending.get(mac, (facts[0], 0))

@@ -24,7 +24,9 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
     : executable_(python), detail_("fake policy") {
     fake::loaded =
         fake::Loaded{python, extra_paths, policy_path, reload_interval, inventory, sink, path};
-    if (path && fake::table) path->publish(fake::table->data(), fake::table->size());
+    if (path && fake::table) {
+        path->publish(fake::table->data(), fake::table->size(), fake::GENERATION);
+    }
 }
 
 PythonPolicy::~PythonPolicy() = default;

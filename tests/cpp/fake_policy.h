@@ -30,6 +30,8 @@ extern std::function<std::optional<Decision>(const Request&)> decide;
 extern std::vector<Request> requests;
 // The decision table the fake load publishes to a packet path (as entry.load() would).
 extern std::optional<std::vector<uint8_t>> table;
+// The generation it publishes the table as.
+constexpr uint32_t GENERATION = 7;
 
 // Forgets all of the above; each fixture starts with it.
 void reset();

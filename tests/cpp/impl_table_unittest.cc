@@ -13,6 +13,8 @@
 #include "fanvil_impl.h"
 #include "packets.h"
 
+#include <dhcp/option_int_array.h>
+
 using namespace fanvil;
 using namespace fanvil::test;
 using namespace isc::dhcp;
@@ -125,20 +127,66 @@ TEST_F(TablePath, anotherClientIsLeftAsKeaBuiltIt) {
     EXPECT_EQ(0, stat("pkt4-fanvil-matched"));
 }
 
-TEST_F(TablePath, matchedRequestsWaitInTheBufferForTheWriter) {
+TEST_F(TablePath, matchedRequestsWaitInTheBufferWithTheirDecision) {
     impl_->process(query({0x0c, 0x38, 0x3e, 0x00, 0x00, 0x01}, "0.0.0.0"), offer("198.18.0.50"));
     impl_->process(query({0x00, 0x15, 0x65, 0x00, 0x00, 0x01}, "0.0.0.0"), offer("198.18.0.51"));
+    impl_->process(query({0x0c, 0x38, 0x3e, 0x12, 0x34, 0x56}, "198.18.64.2"),
+                   offer("198.18.100.20"));
     ASSERT_NE(nullptr, impl_->inventory());
     std::vector<InventoryRecord> records;
     EXPECT_EQ(0u, impl_->inventory()->drain(records));
-    ASSERT_EQ(1u, records.size());  // the phone only
-    const InventoryRecord& r = records[0];
-    EXPECT_EQ((Bytes{0x0c, 0x38, 0x3e, 0x00, 0x00, 0x01}), Bytes(r.mac, r.mac + r.mac_len));
-    EXPECT_EQ(-1, r.opt60_len);
-    EXPECT_EQ((Bytes{1, 3, 43, 66, 67}), Bytes(r.opt55, r.opt55 + r.opt55_len));
-    EXPECT_EQ((Bytes{198, 18, 0, 50}), Bytes(r.yiaddr, r.yiaddr + 4));
-    EXPECT_EQ((Bytes{0, 0, 0, 0}), Bytes(r.giaddr, r.giaddr + 4));
-    EXPECT_GT(r.time, 1.7e9);
+    ASSERT_EQ(2u, records.size());  // the phones only
+    const InventoryRecord& desk = records[0];
+    EXPECT_EQ((Bytes{0x0c, 0x38, 0x3e, 0x00, 0x00, 0x01}),
+              Bytes(desk.mac, desk.mac + desk.mac_len));
+    EXPECT_EQ(-1, desk.opt60_len);
+    EXPECT_EQ(0xC6120032u, desk.yiaddr);  // 198.18.0.50
+    EXPECT_EQ(0u, desk.giaddr);
+    EXPECT_EQ(fake::GENERATION, desk.generation);
+    EXPECT_EQ(uint8_t(TableMatch::Device), desk.matched);
+    EXPECT_EQ(2u, desk.url);  // the table's URLs: default, branch, desk
+    EXPECT_EQ(InventoryRecord::NONE, desk.boot);
+    EXPECT_EQ(InventoryRecord::NONE, desk.site);
+    EXPECT_GT(desk.time, 1.7e9);
+    const InventoryRecord& relayed = records[1];
+    EXPECT_EQ(uint8_t(TableMatch::Oui), relayed.matched);
+    EXPECT_EQ(0xC6124002u, relayed.giaddr);  // 198.18.64.2
+    EXPECT_EQ(1u, relayed.url);
+    EXPECT_EQ(0u, relayed.boot);
+    EXPECT_EQ(0u, relayed.site);
+}
+
+// As the query reaches a callout: parsed by Kea, so option 55 is an OptionUint8Array and 60 an
+// OptionString, read in place rather than through the copies getOption() makes for callouts.
+TEST_F(TablePath, typedOptionsOfAParsedQueryAreReadAsTheirBytes) {
+    Pkt4Ptr sent = query({0x00, 0x15, 0x65, 0x00, 0x00, 0x02}, "0.0.0.0");
+    sent->delOption(DHO_DHCP_PARAMETER_REQUEST_LIST);
+    sent->addOption(option(DHO_DHCP_PARAMETER_REQUEST_LIST, {1, 3, 66}));  // not 43
+    sent->addOption(option(DHO_VENDOR_CLASS_IDENTIFIER, bytes("FANVIL X4 2.10")));
+    Pkt4Ptr parsed = received(sent);
+    ASSERT_TRUE(dynamic_cast<OptionUint8Array*>(
+        parsed->options_.find(DHO_DHCP_PARAMETER_REQUEST_LIST)->second.get()));
+    Pkt4Ptr response = offer("198.18.0.52");
+    impl_->process(parsed, response);
+    EXPECT_EQ(bytes("http://prov.example.com/$mac.cfg"), data(response, DHO_TFTP_SERVER_NAME));
+    EXPECT_EQ(nullptr, response->getOption(DHO_VENDOR_ENCAPSULATED_OPTIONS));  // not asked for
+    std::vector<InventoryRecord> records;
+    impl_->inventory()->drain(records);
+    ASSERT_EQ(1u, records.size());
+    EXPECT_EQ(uint8_t(TableMatch::VendorClass), records[0].matched);
+    EXPECT_EQ(bytes("FANVIL X4 2.10"),
+              Bytes(records[0].opt60, records[0].opt60 + records[0].opt60_len));
+}
+
+TEST_F(TablePath, aBootFileOptionIsBuiltOnceAndShared) {
+    Pkt4Ptr first = offer("198.18.100.21");
+    Pkt4Ptr second = offer("198.18.100.22");
+    impl_->process(query({0x0c, 0x38, 0x3e, 0x12, 0x34, 0x57}, "198.18.64.2"), first);
+    impl_->process(query({0x0c, 0x38, 0x3e, 0x12, 0x34, 0x58}, "198.18.64.2"), second);
+    OptionPtr one = first->getOption(DHO_BOOT_FILE_NAME);
+    ASSERT_TRUE(one);
+    EXPECT_EQ(one.get(), second->getOption(DHO_BOOT_FILE_NAME).get());
+    EXPECT_EQ(bytes("branch.cfg"), one->getData());
 }
 
 TEST_F(TablePath, aFullBufferDropsAndCountsRecords) {
@@ -155,7 +203,7 @@ TEST_F(TablePath, aFullBufferDropsAndCountsRecords) {
 
 TEST_F(TablePath, aRefusedTableKeepsTheOneInForce) {
     std::vector<uint8_t> broken(TABLE.begin(), TABLE.end() - 1);
-    EXPECT_THROW(impl_->publish(broken.data(), broken.size()), std::invalid_argument);
+    EXPECT_THROW(impl_->publish(broken.data(), broken.size(), 8), std::invalid_argument);
     Pkt4Ptr response = offer("198.18.0.50");
     impl_->process(query({0x0c, 0x38, 0x3e, 0x00, 0x00, 0x01}, "0.0.0.0"), response);
     EXPECT_EQ(bytes("http://desk.example.com/x.cfg"), data(response, DHO_TFTP_SERVER_NAME));

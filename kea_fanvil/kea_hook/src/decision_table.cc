@@ -416,6 +416,8 @@ bool DecisionTable::decide(const TableRequest& req, TableDecision& out) const {
     out.file = ByteSpan{};
     out.matched = TableMatch::None;
     out.site = NONE;
+    out.url = NONE;
+    out.boot = NONE;
 
     // 1. Identification: device, then vendor class, then MAC prefix.
     const Target* dev = device(req.mac);
@@ -445,6 +447,8 @@ bool DecisionTable::decide(const TableRequest& req, TableDecision& out) const {
     } else if (st != nullptr && st->target.boot != NONE) {
         boot = st->target.boot;
     }
+    out.url = url;
+    out.boot = boot;
 
     // 4. and 5. The url's options with option 67 merged in (code, data) order, each kept when
     // always_send or when the client's option 55 asks for its code.

@@ -102,7 +102,8 @@ struct TableOption {
     size_t size = 0;
 };
 
-enum class TableMatch { None, Device, VendorClass, Oui };
+// The numbers are part of the inventory's records (kea_fanvil.kea_hook.inventory.MATCHED_BY).
+enum class TableMatch : uint8_t { None = 0, Device = 1, VendorClass = 2, Oui = 3 };
 
 // The result of decide(). Fixed capacity, so a decision allocates nothing; every pointer stays
 // valid while the DecisionTable that filled it lives (keep its shared_ptr while using `out`).
@@ -117,6 +118,10 @@ struct TableDecision {
     ByteSpan file;                // its value, when has_file
     TableMatch matched = TableMatch::None;
     uint32_t site = 0xFFFFFFFFu;  // index of the site that matched, NONE when none
+    // Which of the table's URLs and boot files the decision is made of (before option 55 is
+    // applied; boot NONE when none): what the inventory records without deciding again.
+    uint32_t url = 0xFFFFFFFFu;
+    uint32_t boot = 0xFFFFFFFFu;
 
     const TableOption* begin() const { return options.data(); }
     const TableOption* end() const { return options.data() + count; }
@@ -146,13 +151,12 @@ public:
     size_t devices() const { return device_count_; }
     size_t size() const { return storage_.size(); }  // bytes of the table
 
-    // Calls `fn(code, data, size)` once for every option value a decision can point to (each
-    // URL's options, and each boot file as option 67), with the very pointers decide() puts in
-    // TableDecision: the hook builds its Kea option objects once per table from these.
+    // Calls `fn(code, data, size)` once for every option of every URL's set, with the very
+    // pointers decide() puts in TableDecision: the hook builds its Kea option objects for them
+    // once per table. (Boot files, one per device at worst, are built when first sent.)
     template <typename Fn>
-    void forEachOption(Fn&& fn) const {
+    void forEachUrlOption(Fn&& fn) const {
         for (const Option& o : options_) fn(o.code, at(o.offset), size_t(o.size));
-        for (const Span& b : boots_) fn(uint8_t(67), at(b.offset), size_t(b.size));
     }
 
     DecisionTable(const DecisionTable&) = delete;

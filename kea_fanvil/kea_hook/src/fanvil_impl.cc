@@ -1,6 +1,8 @@
 #include "fanvil_impl.h"
 
 #include <dhcp/dhcp4.h>
+#include <dhcp/option_int_array.h>
+#include <dhcp/option_string.h>
 #include <exceptions/exceptions.h>
 #include <stats/stats_mgr.h>
 
@@ -53,6 +55,34 @@ std::optional<Bytes> optionData(Pkt4& pkt, uint16_t code) {
     // toBinary, not getData: typed options (55 is a uint8 array) keep their value elsewhere.
     if (opt) return opt->toBinary(false);
     return std::nullopt;
+}
+
+// The data of the query's option `code`, without a copy: {nullptr, 0} when absent, and a
+// non-null pointer for an empty option (present counts, even empty). Kea's Pkt::getOption
+// clones the option when the packet is handed to callouts (copy_retrieved_options_, so that a
+// callout's changes stay its own) and toBinary() packs into two new buffers: about 2,000
+// instructions per packet for a value this callout only reads. `Pkt::options_` is a public
+// member in Kea 2.2, 2.6 and 3.0 (pkt.h: "public ... OptionCollection options_"), read here
+// and never changed. The bytes are what toBinary(false) gives: a plain Option (and Kea's
+// OptionString for option 60) keeps them in getData(), option 55 is an OptionUint8Array whose
+// values are the bytes; anything else (an option with sub-options) is packed into `scratch`.
+ByteSpan queryOption(const Pkt4& pkt, uint16_t code, Bytes& scratch) {
+    static const uint8_t empty = 0;
+    auto found = pkt.options_.find(code);
+    if (found == pkt.options_.end() || !found->second) return ByteSpan{};
+    const Option& opt = *found->second;
+    const std::vector<uint8_t>* bytes = nullptr;
+    if (auto array = dynamic_cast<const OptionUint8Array*>(&opt)) {
+        bytes = &array->getValues();
+    } else if (opt.getOptions().empty() && typeid(opt) == typeid(Option)) {
+        bytes = &opt.getData();
+    } else if (opt.getOptions().empty() && dynamic_cast<const OptionString*>(&opt)) {
+        bytes = &opt.getData();
+    } else {
+        scratch = opt.toBinary(false);
+        bytes = &scratch;
+    }
+    return ByteSpan{bytes->empty() ? &empty : bytes->data(), bytes->size()};
 }
 
 // Reports from the Python side's threads (policy watcher, inventory writer; GIL held).
@@ -212,52 +242,77 @@ void FanvilImpl::apply(const Decision& decision, Pkt4& response) {
     }
 }
 
-void FanvilImpl::publish(const uint8_t* data, size_t size) {
+void FanvilImpl::publish(const uint8_t* data, size_t size, uint32_t generation) {
     auto published = std::make_shared<Published>();
     published->table = DecisionTable::parse(data, size);
-    published->table->forEachOption([&](uint8_t code, const uint8_t* value, size_t length) {
+    published->generation = generation;
+    published->table->forEachUrlOption([&](uint8_t code, const uint8_t* value, size_t length) {
         published->options.emplace(
             value, OptionPtr(new Option(Option::V4, code, OptionBuffer(value, value + length))));
     });
+    published->boots.resize(published->table->boots());
     std::atomic_store(&table_, std::shared_ptr<const Published>(std::move(published)));
+}
+
+OptionPtr FanvilImpl::Published::bootOption(uint32_t index, const ByteSpan& data) const {
+    OptionPtr* slot = &boots[index];
+    OptionPtr built = boost::atomic_load(slot);
+    if (built) return built;
+    OptionPtr fresh(new Option(Option::V4, DHO_BOOT_FILE_NAME,
+                               OptionBuffer(data.data, data.data + data.size)));
+    OptionPtr expected;
+    // Lost the race: another thread stored an equal option first, and `expected` is it.
+    return boost::atomic_compare_exchange(slot, &expected, fresh) ? fresh : expected;
 }
 
 bool FanvilImpl::decideFromTable(Pkt4& query, Pkt4& response) {
     std::shared_ptr<const Published> published = std::atomic_load(&table_);
+    if (!published) return false;
     HWAddrPtr hw = query.getHWAddr();
-    std::optional<Bytes> opt60 = optionData(query, DHO_VENDOR_CLASS_IDENTIFIER);
-    std::optional<Bytes> opt55 = optionData(query, DHO_DHCP_PARAMETER_REQUEST_LIST);
+    Bytes scratch60, scratch55;
     TableRequest request;
     if (hw) request.mac = {hw->hwaddr_.data(), hw->hwaddr_.size()};
-    // An empty option still counts as present (vector::data() may be null when empty).
-    static const uint8_t none = 0;
-    if (opt60) request.vendor_class = {opt60->empty() ? &none : opt60->data(), opt60->size()};
-    if (opt55) request.prl = {opt55->empty() ? &none : opt55->data(), opt55->size()};
+    request.vendor_class = queryOption(query, DHO_VENDOR_CLASS_IDENTIFIER, scratch60);
+    request.prl = queryOption(query, DHO_DHCP_PARAMETER_REQUEST_LIST, scratch55);
     request.giaddr = query.getGiaddr().toUint32();
     request.yiaddr = response.getYiaddr().toUint32();
     TableDecision decision;
-    if (!published || !published->table->decide(request, decision)) return false;
+    if (!published->table->decide(request, decision)) return false;
     bump(MATCHED_NAME);
     if (inventory_) {
         InventoryRecord record;
         record.time = std::chrono::duration<double>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
+        record.generation = published->generation;
+        record.giaddr = request.giaddr;  // read once, above
+        record.yiaddr = request.yiaddr;
+        record.url = decision.url;
+        record.boot = decision.boot;
+        record.site = decision.site;
+        record.matched = static_cast<uint8_t>(decision.matched);
         if (hw) record.setMac(hw->hwaddr_.data(), hw->hwaddr_.size());
-        if (opt60) record.setOpt60(opt60->data(), opt60->size());
-        if (opt55) record.setOpt55(opt55->data(), opt55->size());
-        record.setAddresses(request.giaddr, request.yiaddr);  // read once, above
+        if (request.vendor_class.data) {
+            record.setOpt60(request.vendor_class.data, request.vendor_class.size);
+        }
         inventory_->push(record);
     }
     if (decision.count == 0 && !decision.has_file) return true;
     for (const TableOption& option : decision) {
         // As apply(): the decision replaces every instance Kea's configuration put there.
         while (response.delOption(option.code)) {}
-        auto built = published->options.find(option.data);
-        response.addOption(built != published->options.end()
-                               ? built->second
-                               : OptionPtr(new Option(Option::V4, option.code,
-                                                      OptionBuffer(option.data,
-                                                                   option.data + option.size))));
+        OptionPtr built;
+        if (option.code == DHO_BOOT_FILE_NAME && decision.boot != DecisionTable::NONE &&
+            option.data == decision.file.data) {
+            built = published->bootOption(decision.boot, decision.file);
+        } else {
+            auto found = published->options.find(option.data);
+            built = found != published->options.end()
+                        ? found->second
+                        : OptionPtr(new Option(Option::V4, option.code,
+                                               OptionBuffer(option.data,
+                                                            option.data + option.size)));
+        }
+        response.addOption(built);
     }
     if (decision.has_file) response.setFile(decision.file.data, decision.file.size);
     bump(CHANGED_NAME);

@@ -84,7 +84,7 @@ public:
     const std::string& policyDetail() const { return policy_.detail(); }
 
     // PacketPath: called by the Python side (GIL held) at load and after each reload.
-    void publish(const uint8_t* data, size_t size) override;
+    void publish(const uint8_t* data, size_t size, uint32_t generation) override;
     InventoryBuffer* inventory() override { return inventory_.get(); }
 
 private:
@@ -94,12 +94,19 @@ private:
     bool decideFromTable(isc::dhcp::Pkt4& query, isc::dhcp::Pkt4& response);
     void report(ErrorThrottle::Kind kind, const std::string& label, const std::string& what);
 
-    // A published table with the Kea options its decisions add, built once (by the option
-    // data's address in the table): responses share them as they share Kea's configured
-    // options, instead of allocating new ones per packet.
+    // A published table with the Kea options its decisions add, built once: responses share
+    // them as they share Kea's configured options, instead of allocating new ones per packet.
+    // The URLs' options (a handful) are built at publish time, by the option data's address in
+    // the table; a boot file's option 67 when it is first sent (one per device at worst: built
+    // up front, 100,000 of them cost about 30 MiB).
     struct Published {
         std::shared_ptr<const DecisionTable> table;
         std::unordered_map<const uint8_t*, isc::dhcp::OptionPtr> options;
+        // One per boot file; filled by whichever thread sends it first (boost::atomic_* on
+        // each slot: threads may race to build one, and one of the equal copies wins).
+        mutable std::vector<isc::dhcp::OptionPtr> boots;
+        uint32_t generation = 0;
+        isc::dhcp::OptionPtr bootOption(uint32_t index, const ByteSpan& data) const;
     };
     // Constructed before policy_, whose load publishes the first table into them. Requests in
     // flight keep the table they started with (a shared_ptr copy); a reload swaps the pointer

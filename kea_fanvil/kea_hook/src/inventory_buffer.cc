@@ -23,17 +23,6 @@ void InventoryRecord::setOpt60(const uint8_t* data, size_t size) {
     opt60_len = static_cast<int16_t>(copyCut(opt60, data, size));
 }
 
-void InventoryRecord::setOpt55(const uint8_t* data, size_t size) {
-    opt55_len = static_cast<int16_t>(copyCut(opt55, data, size));
-}
-
-void InventoryRecord::setAddresses(uint32_t relay, uint32_t offered) {
-    for (int i = 0; i < 4; ++i) {
-        giaddr[i] = static_cast<uint8_t>(relay >> (24 - 8 * i));
-        yiaddr[i] = static_cast<uint8_t>(offered >> (24 - 8 * i));
-    }
-}
-
 void InventoryBuffer::push(const InventoryRecord& record) noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
     if (records_.size() >= limit_) {

@@ -14,26 +14,29 @@
 
 namespace fanvil {
 
+// What the writer needs of one matched response: the client's facts and the decision the table
+// made (indices into the table published as `generation`), so that Python never decides again.
 struct InventoryRecord {
     static constexpr size_t kMaxMac = 20;     // Kea's HWAddr::MAX_HWADDR_LEN
     static constexpr size_t kMaxOption = 255;
+    static constexpr uint32_t NONE = 0xFFFFFFFFu;  // as DecisionTable::NONE
 
-    double time = 0;        // seconds since the epoch, as Python's time.time()
+    double time = 0;          // seconds since the epoch, as Python's time.time()
+    uint32_t generation = 0;  // the table the decision came from (Python numbers them)
+    uint32_t giaddr = 0;      // host order, as TableRequest
+    uint32_t yiaddr = 0;
+    uint32_t url = NONE;      // TableDecision's indices
+    uint32_t boot = NONE;
+    uint32_t site = NONE;
+    uint8_t matched = 0;      // TableMatch as an integer: 1 device, 2 vendor class, 3 OUI
     uint8_t mac_len = 0;
-    int16_t opt60_len = -1;  // -1: the query had no option 60
-    int16_t opt55_len = -1;  // -1: no option 55
+    int16_t opt60_len = -1;   // -1: the query had no option 60
     uint8_t mac[kMaxMac];
     uint8_t opt60[kMaxOption];
-    uint8_t opt55[kMaxOption];
-    uint8_t giaddr[4];
-    uint8_t yiaddr[4];
 
     // Longer values are cut to what the fields hold (the inventory only describes the phone).
     void setMac(const uint8_t* data, size_t size);
     void setOpt60(const uint8_t* data, size_t size);
-    void setOpt55(const uint8_t* data, size_t size);
-    // From host-order integers (as TableRequest holds them) to the packet's byte order.
-    void setAddresses(uint32_t relay, uint32_t offered);
 };
 
 class InventoryBuffer {

@@ -240,33 +240,33 @@ PyMethodDef log_method = {"kea_log", logThunk, METH_VARARGS,
 // the function objects point into this library: stop() ends their callers before unload.
 PacketPath* current_path = nullptr;
 
-PyObject* publishThunk(PyObject*, PyObject* table) {
-    if (!PyBytes_Check(table)) {
-        PyErr_SetString(PyExc_TypeError, "a decision table is bytes");
-        return nullptr;
-    }
+// publish(table: bytes, generation: int)
+PyObject* publishThunk(PyObject*, PyObject* args) {
+    Py_buffer table;
+    unsigned int generation = 0;
+    if (!PyArg_ParseTuple(args, "y*I:kea_publish", &table, &generation)) return nullptr;
     PacketPath* path = current_path;
     if (!path) {
+        PyBuffer_Release(&table);
         PyErr_SetString(PyExc_RuntimeError, "the hook library is being unloaded");
         return nullptr;
     }
     try {
-        path->publish(reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(table)),
-                      static_cast<size_t>(PyBytes_GET_SIZE(table)));
+        path->publish(static_cast<const uint8_t*>(table.buf), static_cast<size_t>(table.len),
+                      generation);
     } catch (const std::exception& ex) {
+        PyBuffer_Release(&table);
         PyErr_SetString(PyExc_ValueError, ex.what());
         return nullptr;
     }
+    PyBuffer_Release(&table);
     Py_RETURN_NONE;
 }
 
-PyObject* recordBytes(const uint8_t* data, int16_t len) {
-    if (len < 0) return Py_NewRef(Py_None);
-    return PyBytes_FromStringAndSize(reinterpret_cast<const char*>(data), len);
-}
-
-// ([(time, mac, opt60, opt55, giaddr, yiaddr), ...], dropped): the writer's whole batch in one
-// call, so the GIL is taken once per batch and not once per packet.
+// ([(time, mac, opt60, giaddr, yiaddr, generation, matched, url, boot, site), ...], dropped):
+// the writer's whole batch in one call, so the GIL is taken once per batch and not once per
+// packet. opt60 is None when absent; addresses are host-order integers; url, boot and site
+// are indices into the table `generation` (0xFFFFFFFF: none); see InventoryRecord.
 PyObject* drainThunk(PyObject*, PyObject*) {
     // Only the inventory writer thread calls this, with the GIL held: one reused vector.
     static std::vector<InventoryRecord> records;
@@ -282,11 +282,15 @@ PyObject* drainThunk(PyObject*, PyObject*) {
     if (!list) return nullptr;
     for (size_t i = 0; i < records.size(); ++i) {
         const InventoryRecord& r = records[i];
+        PyObject* opt60 = r.opt60_len < 0
+                              ? Py_NewRef(Py_None)
+                              : PyBytes_FromStringAndSize(reinterpret_cast<const char*>(r.opt60),
+                                                          r.opt60_len);
+        if (!opt60) return nullptr;
         PyObject* item = Py_BuildValue(
-            "(dy#NNy#y#)", r.time, reinterpret_cast<const char*>(r.mac),
-            static_cast<Py_ssize_t>(r.mac_len), recordBytes(r.opt60, r.opt60_len),
-            recordBytes(r.opt55, r.opt55_len), reinterpret_cast<const char*>(r.giaddr),
-            Py_ssize_t(4), reinterpret_cast<const char*>(r.yiaddr), Py_ssize_t(4));
+            "(dy#NIIIBIII)", r.time, reinterpret_cast<const char*>(r.mac),
+            static_cast<Py_ssize_t>(r.mac_len), opt60, r.giaddr, r.yiaddr, r.generation,
+            static_cast<unsigned char>(r.matched), r.url, r.boot, r.site);
         if (!item) return nullptr;
         PyList_SET_ITEM(list.get(), static_cast<Py_ssize_t>(i), item);  // steals
     }
@@ -294,8 +298,8 @@ PyObject* drainThunk(PyObject*, PyObject*) {
     return Py_BuildValue("(NK)", list.release(), static_cast<unsigned long long>(dropped));
 }
 
-PyMethodDef publish_method = {"kea_publish", publishThunk, METH_O,
-                              "Hand the hook a decision table (bytes)."};
+PyMethodDef publish_method = {"kea_publish", publishThunk, METH_VARARGS,
+                              "Hand the hook a decision table (bytes) and its generation."};
 PyMethodDef drain_method = {"kea_drain", drainThunk, METH_NOARGS,
                             "Take the inventory records the hook buffered, and the drop count."};
 

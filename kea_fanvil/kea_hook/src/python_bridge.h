@@ -75,7 +75,9 @@ public:
     virtual ~PacketPath() = default;
     // Parses and swaps in a table; throws std::exception when it is refused (Python then gets
     // ValueError with the text, and keeps the previous policy). Called with the GIL held.
-    virtual void publish(const uint8_t* data, size_t size) = 0;
+    // `generation`: the Python side's number for this table, carried by the inventory records
+    // of the decisions made from it (so the writer reads their indices in the right table).
+    virtual void publish(const uint8_t* data, size_t size, uint32_t generation) = 0;
     // The buffer the packet path fills; nullptr when the inventory is off.
     virtual InventoryBuffer* inventory() = 0;
 };
