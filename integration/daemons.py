@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
 import subprocess
 import time
@@ -172,9 +173,13 @@ def kea_files(stem: str) -> tuple[Path, Path, Path]:
     )
 
 
-def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
+def start_kea(
+    lab: Lab, config: dict[str, Any], tmp_path: Path, http_port: int | None = None
+) -> KeaServer:
     """Write `config` (paths redirected to this server's own files in Kea's folders) and run
-    kea-dhcp4 in the server namespace; the configuration file and pid file stay in tmp_path."""
+    kea-dhcp4 in the server namespace; the configuration file and pid file stay in tmp_path.
+    `http_port` (Kea 3.0, which serves its control channel over HTTP itself): also an HTTP
+    control socket on the server namespace's 127.0.0.1 at that port."""
     config = copy.deepcopy(config)
     dhcp4 = config["Dhcp4"]
     log_path, lease_file, control_socket = kea_files(f"{lab.name}-{next(lab_numbers)}")
@@ -182,7 +187,14 @@ def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
     # 2.x: one `control-socket`; 3.0: a `control-sockets` list (2.6 refuses the list).
     dhcp4.pop("control-socket", None)
     dhcp4.pop("control-sockets", None)
-    dhcp4.update(control_socket_config(kea_install.installed(), str(control_socket)))
+    kea = kea_install.installed()
+    dhcp4.update(control_socket_config(kea, str(control_socket)))
+    if http_port is not None:
+        if not kea.control_sockets_list:
+            raise ValueError(f"Kea {kea.version} serves no HTTP control socket: kea-ctrl-agent")
+        dhcp4["control-sockets"].append(
+            {"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": http_port}
+        )
     for logger in dhcp4.get("loggers", []):
         for output in logger.get("output_options", []):
             output["output"] = str(log_path)
@@ -218,6 +230,62 @@ def start_kea(lab: Lab, config: dict[str, Any], tmp_path: Path) -> KeaServer:
     )
     lab.processes.append(server)
     return server
+
+
+def free_port() -> int:
+    """A TCP port free on this namespace's loopback now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_ctrl_agent(lab: Lab, kea_socket: Path, tmp_path: Path) -> tuple[ServerProcess, str]:
+    """kea-ctrl-agent (Kea 2.x's HTTP control channel) on this machine's loopback, in front of
+    the kea-dhcp4 control socket `kea_socket`; (the agent, its URL). Its log goes where Kea's
+    logs must (2.6.3+), under a name of its own."""
+    kea = kea_install.installed()
+    log_path = kea.log_dir / f"{lab.name}-agent-{next(lab_numbers)}.log"
+    port = free_port()
+    config = {
+        "Control-agent": {
+            "http-host": "127.0.0.1",
+            "http-port": port,
+            "control-sockets": {"dhcp4": {"socket-type": "unix", "socket-name": str(kea_socket)}},
+            "loggers": [
+                {
+                    "name": "kea-ctrl-agent",
+                    "severity": "INFO",
+                    "output_options": [{"output": str(log_path)}],
+                }
+            ],
+        }
+    }
+    config_path = tmp_path / "kea-ctrl-agent.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    out_path = tmp_path / "kea-ctrl-agent.out"
+    with out_path.open("wb") as out:
+        popen = subprocess.Popen(
+            ["kea-ctrl-agent", "-c", str(config_path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=server_env(KEA_PIDFILE_DIR=str(tmp_path), KEA_LOCKFILE_DIR=str(tmp_path)),
+        )
+    agent = ServerProcess(
+        name="kea-ctrl-agent",
+        popen=popen,
+        log_path=log_path,
+        files=[log_path],
+        log_copy=tmp_path / "kea-ctrl-agent.log",
+    )
+    lab.processes.append(agent)
+    deadline = time.monotonic() + 10
+    while "CTRL_AGENT_HTTP_SERVICE_STARTED" not in _read(log_path):
+        if popen.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("kea-ctrl-agent did not start\n" + logs_text(out_path, log_path))
+        time.sleep(0.05)
+    return agent, f"http://127.0.0.1:{port}/"
 
 
 def dnsmasq_conf(lab: Lab, extra: str = "") -> str:
@@ -315,6 +383,14 @@ def perfdhcp_argv(
         *("-p", str(seconds), *extra, "-o", f"60,{vendor_class.hex()}"),
         *("-b", "mac=0c:38:3e:00:00:00"),
     )
+
+
+def perfdhcp_counts(output: str) -> tuple[list[int], list[int]]:
+    """perfdhcp -4's (sent, received) for DISCOVER-OFFER and REQUEST-ACK, from its report."""
+    sent = [int(x) for x in re.findall(r"sent packets: (\d+)", output)]
+    received = [int(x) for x in re.findall(r"received packets: (\d+)", output)]
+    assert len(sent) == 2 and len(received) == 2, output
+    return sent, received
 
 
 # --- Kea's control channel ----------------------------------------------------------------------

@@ -12,14 +12,13 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemons import kea_command, kea_config, perfdhcp_argv, start_kea, statistic
+from daemons import kea_command, kea_config, perfdhcp_argv, perfdhcp_counts, start_kea, statistic
 from lab import KeaServer, Lab, client_dora
 
 from kea_fanvil.kea_hook import build as hook_build
@@ -109,13 +108,6 @@ def start_perfdhcp(lab: Lab, rate: int, seconds: int, clients: int) -> subproces
     # DISCOVER, wait 4 s for the answers still coming.
     argv = perfdhcp_argv(lab, rate, clients, seconds, PHONE_CLASS, "-d", "5", "-W", "4000000")
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def perfdhcp_counts(output: str) -> tuple[list[int], list[int]]:
-    sent = [int(x) for x in re.findall(r"sent packets: (\d+)", output)]
-    received = [int(x) for x in re.findall(r"received packets: (\d+)", output)]
-    assert len(sent) == 2 and len(received) == 2, output
-    return sent, received
 
 
 @pytest.mark.parametrize("multi_threading", [False, True], ids=["mt-off", "mt-on"])

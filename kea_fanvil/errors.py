@@ -8,6 +8,7 @@ KeaFanvilError
 ├── UnsafeFile           a file refused: not a regular file, too large, a dangerous target
 │                        (also OSError, so callers that handle OSError keep doing so)
 ├── KeaNotFound          kea-dhcp4 is not installed, or did not say what it is
+├── ControlError         Kea's control channel cannot be reached or did not answer as Kea does
 ├── HookBuildError       the hook library cannot be built or installed, or is not built yet
 ├── InventoryError       the inventory database cannot be opened or read
 ├── DhcpPacketError      bytes that are not a well-formed DHCPv4 message (also ValueError)
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 __all__ = [
+    "ControlError",
     "DhcpClientError",
     "DhcpNak",
     "DhcpPacketError",
@@ -91,6 +93,10 @@ class UnsafeFile(KeaFanvilError, OSError):
 
 class KeaNotFound(KeaFanvilError):
     """kea-dhcp4 is not installed, or did not say what it is."""
+
+
+class ControlError(KeaFanvilError):
+    """Kea's control channel could not be reached, or answered with something not Kea's."""
 
 
 class HookBuildError(KeaFanvilError):

@@ -14,11 +14,11 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
-__all__ = ["Reloader", "Signature", "lower_thread_priority", "signature"]
+__all__ = ["Gate", "Reloader", "Signature", "lower_thread_priority", "signature"]
 
 T = TypeVar("T")
 
@@ -48,6 +48,56 @@ def lower_thread_priority(niceness: int) -> None:
         tid = threading.get_native_id()
         nice = os.getpriority(os.PRIO_PROCESS, tid)
         os.setpriority(os.PRIO_PROCESS, tid, min(19, nice + niceness))
+
+
+class Gate:
+    """One unit of background work at a time, and a way to hold it all off for a while.
+
+    Kea pauses its own threads around a reconfiguration (a critical section: config-set,
+    config-reload); the hook's threads follow through :meth:`pause` and :meth:`resume`.
+    :meth:`pause` waits for the work in progress to finish and keeps new work from starting;
+    :meth:`open` lets everything through for good (a thread being stopped must not wait for a
+    resume that will not come)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._paused = False
+        self._open = False
+
+    @contextlib.contextmanager
+    def work(self) -> Iterator[None]:
+        """Around each unit of work: waits while paused or while other work runs."""
+        with self._cond:
+            while (self._paused or self._busy) and not self._open:
+                self._cond.wait()
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            while self._busy and not self._open:
+                self._cond.wait()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def open(self) -> None:
+        with self._cond:
+            self._open = True
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
 
 def _nothing(current: object) -> Sequence[Path]:
@@ -98,6 +148,7 @@ class Reloader(Generic[T]):
         self._stopping = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.gate = Gate()  # builds one at a time, held off while paused
 
     def signature(self) -> Signature:
         """The sources of the current value as they are now."""
@@ -121,17 +172,30 @@ class Reloader(Generic[T]):
     def stop(self, wait: bool = True) -> None:
         """End the thread; ``wait``: until a build in progress has been handed over."""
         self._stopping = True
+        self.gate.open()
         self._wake.set()
         thread = self._thread
         if wait and thread is not None:
             thread.join()
+
+    def build_now(self) -> Exception | None:
+        """Build in the calling thread, now, whatever the sources say (after a build in
+        progress); hands the value over as a check would. Returns what the build raised."""
+        return self._attempt(self.signature())
+
+    def pause(self) -> None:
+        """Wait for a build in progress to be handed over, and start none until resume()."""
+        self.gate.pause()
+
+    def resume(self) -> None:
+        self.gate.resume()
 
     def check(self) -> bool:
         """Build if the sources changed since the last build tried; whether it did."""
         now = self.signature()
         if now == self.seen:
             return False
-        self._attempt(now)
+        self._attempt(now, forced=False)
         return True
 
     def _run(self) -> None:
@@ -153,14 +217,25 @@ class Reloader(Generic[T]):
             except Exception as exc:  # the thread must outlive any surprise
                 self._failed(exc)
 
-    def _attempt(self, marks: Signature) -> None:
+    def _attempt(self, marks: Signature, forced: bool = True) -> Exception | None:
+        with self.gate.work():
+            if self._stopping and threading.current_thread() is self._thread:
+                return None
+            if not forced:
+                # Another build (build_now) may have taken this version in while we waited.
+                marks = self.signature()
+                if marks == self.seen:
+                    return None
+            return self._attempt_now(marks)
+
+    def _attempt_now(self, marks: Signature) -> Exception | None:
         started = time.monotonic()
         try:
             value = self._build()
         except Exception as exc:
             self.seen = marks  # reported once, not once per check
             self._failed(exc)
-            return
+            return exc
         self.current = value
         # What was built is the version marked before the build: a file that changed while it
         # ran keeps its earlier mark, so the next check builds again instead of taking the
@@ -168,3 +243,4 @@ class Reloader(Generic[T]):
         before = dict(marks)
         self.seen = tuple((path, before.get(path, mark)) for path, mark in self.signature())
         self._loaded(value, started)
+        return None

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   kea-dhcp4-server kea-dev kea-admin kea-common
+  kea-ctrl-agent  # HTTP in front of Kea 2.x's control socket (the hook's commands over HTTP)
   dnsmasq-base
   nginx tftpd-hpa openssl util-linux
   sip-tester  # sipp: the SIP peer of the PnP responder tests

@@ -15,6 +15,7 @@ from kea_fanvil.cli.pnp import pnp
 from kea_fanvil.cli.policy import decide, schema, validate
 from kea_fanvil.cli.probe import probe
 from kea_fanvil.cli.render import render
+from kea_fanvil.cli.server import reload, status
 from kea_fanvil.version import __version__
 
 __all__ = ["main"]
@@ -31,9 +32,10 @@ def main() -> None:
       kea-fanvil decide policy.yaml --mac 0c:38:3e:11:3a:f8 --vendor-class "Fanvil X4"
       kea-fanvil hook build                     build the Kea hook against the installed Kea
       kea-fanvil render kea-hook policy.yaml    the hooks-libraries entry for kea-dhcp4.conf
+      kea-fanvil status --kea /run/kea/kea4-ctrl-socket    the hook in the running Kea
     """
 
 
 # In the order `--help` lists them (click sorts by name): each module owns its commands.
-for command in (validate, decide, schema, hook, render, devices, probe, pnp, files):
+for command in (validate, decide, schema, hook, render, devices, status, reload, probe, pnp, files):
     main.add_command(command)

@@ -7,21 +7,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.text import Text
 
-from kea_fanvil.errors import PolicyError
+from kea_fanvil import kea_control
+from kea_fanvil.errors import ControlError, PolicyError
 from kea_fanvil.policy.loader import load_policy, parse_policy
 from kea_fanvil.policy.models import Policy
 from kea_fanvil.policy.secrets import exposure_warnings
+from kea_fanvil.wire.options import parse_codes
 
 __all__ = [
     "EPILOG",
+    "ask_kea",
     "err",
     "fail",
+    "kea_option",
     "load",
     "out",
     "parse_prl",
@@ -70,6 +74,30 @@ def load(path: Path, check_files: bool = False) -> Policy:
 EPILOG = "Docs: README.md (policy and CLI reference). Policy errors exit 1, usage errors 2."
 
 
+kea_option = click.option(
+    "--kea",
+    "kea",
+    metavar="SOCKET_OR_URL",
+    help="Ask the running kea-dhcp4 instead: its control socket (e.g. /run/kea/kea4-ctrl-socket) "
+    "or an HTTP URL (Kea 3.0's own HTTP socket, or kea-ctrl-agent on 2.x). Basic auth: "
+    f"{kea_control.USER_ENV} and {kea_control.PASSWORD_FILE_ENV}.",
+)
+
+
+def ask_kea(target: str, command: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Kea's answer to ``command`` (result 0 or 3); exit 1 with Kea's text on anything else."""
+    try:
+        answer = kea_control.send(target, command, arguments)
+    except ControlError as exc:
+        fail(str(exc))
+    result = answer["result"]
+    if result == 2:
+        fail(f"{target}: Kea does not know {command}: is the kea-fanvil hook loaded there?")
+    if result not in (0, 3):
+        fail(f"{target}: {answer.get('text', 'no text')}")
+    return answer
+
+
 policy_argument = click.argument(
     "policy", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), metavar="POLICY"
 )
@@ -83,11 +111,6 @@ show_secrets_option = click.option(
 def parse_prl(value: str) -> tuple[int, ...]:
     """--prl as option codes: "1,3,6,43,66" (spaces allowed); BadParameter if not 0..255."""
     try:
-        codes = [int(c) for c in value.replace(" ", "").split(",") if c]
-        bytes(codes)  # the range check
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a list of option codes 0..255 such as 1,3,6,43,66",
-            param_hint="--prl",
-        ) from None
-    return tuple(codes)
+        return parse_codes(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--prl") from None

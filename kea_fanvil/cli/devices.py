@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Column, Table
 from rich.text import Text
 
-from kea_fanvil.cli.common import EPILOG, fail, out
+from kea_fanvil.cli.common import EPILOG, ask_kea, fail, kea_option, out
 from kea_fanvil.errors import InventoryError
 from kea_fanvil.kea_hook.inventory import DEFAULT_DB, Phone, read_phones
 
@@ -36,6 +37,22 @@ def _duration(value: str | None) -> float | None:
     return seconds
 
 
+def _from_kea(
+    kea: str, since: float | None, model: str | None, mac: str | None, site: str | None
+) -> list[Phone]:
+    """The hook's fanvil-devices-get, as rows."""
+    arguments: dict[str, Any] = {"limit": 100_000}
+    for name, value in (("since", since), ("model", model), ("mac", mac), ("site", site)):
+        if value is not None:
+            arguments[name] = value
+    answer = ask_kea(kea, "fanvil-devices-get", arguments)
+    found = answer.get("arguments", {}).get("devices", [])
+    try:
+        return [Phone(**row) for row in found]
+    except TypeError as exc:
+        fail(f"{kea}: fanvil-devices-get answered rows this version does not read: {exc}")
+
+
 WIDE_TABLE = 160  # columns a terminal needs for the devices table
 
 
@@ -57,19 +74,37 @@ def _when(timestamp: float) -> str:
 )
 @click.option("--since", help="Only phones seen within this long, e.g. 30m, 1h, 2d.")
 @click.option("--model", help="Only this model (as option 60 names it), e.g. X4 or C62.")
+@click.option("--mac", help="Only this phone (with --kea).")
+@click.option("--site", help="Only phones of this site (with --kea).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
-def devices(db: Path, since: str | None, model: str | None, as_json: bool) -> None:
+@kea_option
+def devices(
+    db: Path,
+    since: str | None,
+    model: str | None,
+    mac: str | None,
+    site: str | None,
+    as_json: bool,
+    kea: str | None,
+) -> None:
     """List the phones the Kea hook has seen: most recently seen first.
 
     One row per MAC: how it was recognised, model and firmware from option 60, the address
     offered, the URL (passwords masked) and boot file handed out, first and last seen. Safe to
-    run while Kea writes.
+    run while Kea writes. With --kea, the running server answers (fanvil-devices-get), so
+    this works from another machine and needs no read access to the database file.
     """
     window = _duration(since)
-    try:
-        phones = read_phones(db, time.time() - window if window is not None else None, model)
-    except InventoryError as exc:
-        fail(str(exc))
+    after = time.time() - window if window is not None else None
+    if kea is not None:
+        phones = _from_kea(kea, after, model, mac, site)
+    elif mac is not None or site is not None:
+        raise click.UsageError("--mac and --site filter what Kea answers: use them with --kea")
+    else:
+        try:
+            phones = read_phones(db, after, model)
+        except InventoryError as exc:
+            fail(str(exc))
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in phones], indent=2))
         return
@@ -119,4 +154,3 @@ def devices(db: Path, since: str | None, model: str | None, as_json: bool) -> No
             )
             out.print(block)
     out.print(f"{len(phones)} phone{'s' if len(phones) != 1 else ''}", markup=False)
-

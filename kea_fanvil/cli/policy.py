@@ -13,7 +13,9 @@ from rich.table import Table
 
 from kea_fanvil.cli.common import (
     EPILOG,
+    ask_kea,
     err,
+    kea_option,
     load,
     out,
     parse_prl,
@@ -25,9 +27,9 @@ from kea_fanvil.fanvil.identify import mac_bytes, normalize_mac, ouis_of_organiz
 from kea_fanvil.policy.loader import locator
 from kea_fanvil.policy.models import Policy, shadowed_sites, site_overlaps
 from kea_fanvil.policy.secrets import credential_fields
-from kea_fanvil.probe.interpret import option_view
 from kea_fanvil.redact import shown
 from kea_fanvil.render import defined_code
+from kea_fanvil.wire.options import option_view
 
 __all__ = ["decide", "schema", "validate"]
 
@@ -180,7 +182,12 @@ def _vendor_class(text: str | None, hex_text: str | None) -> bytes | None:
 
 
 @click.command(epilog=EPILOG)
-@policy_argument
+@click.argument(
+    "policy",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    metavar="[POLICY]",
+    required=False,
+)
 @click.option("--mac", required=True, help="The phone's MAC, e.g. 0c:38:3e:11:3a:f8.")
 @click.option(
     "--vendor-class",
@@ -196,8 +203,9 @@ def _vendor_class(text: str | None, hex_text: str | None) -> bytes | None:
 @click.option("--yiaddr", help="The address the server offers.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @show_secrets_option
+@kea_option
 def decide(
-    policy: Path,
+    policy: Path | None,
     mac: str,
     vendor_class: str | None,
     vendor_class_hex: str | None,
@@ -206,16 +214,28 @@ def decide(
     yiaddr: str | None,
     as_json: bool,
     show_secrets: bool,
+    kea: str | None,
 ) -> None:
     """Dry run: what a phone would get from POLICY. No packet is sent.
 
     Options are listed in the order they go on the wire (by code). An option holding a
     password shows it masked and no hex, unless --show-secrets.
+
+    With --kea instead of POLICY, the running kea-dhcp4 answers (the hook's fanvil-decide):
+    the decision it makes for such a request now, from the policy it has in force.
     """
     try:
         mac = normalize_mac(mac)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--mac") from None
+    if (policy is None) == (kea is None):
+        raise click.UsageError("give POLICY, or --kea to ask the running server (not both)")
+    if kea is not None:
+        if show_secrets:
+            raise click.UsageError("--show-secrets: the server never sends passwords")
+        _decide_by_kea(kea, mac, vendor_class, vendor_class_hex, prl, giaddr, yiaddr, as_json)
+        return
+    assert policy is not None
     request = Request(
         mac=mac_bytes(mac),
         vendor_class=_vendor_class(vendor_class, vendor_class_hex),
@@ -247,8 +267,52 @@ def decide(
         out.print("nothing sent: the phone did not ask for these options and always_send is off")
 
 
+def _decide_by_kea(
+    kea: str,
+    mac: str,
+    vendor_class: str | None,
+    vendor_class_hex: str | None,
+    prl: str | None,
+    giaddr: str | None,
+    yiaddr: str | None,
+    as_json: bool,
+) -> None:
+    data = _vendor_class(vendor_class, vendor_class_hex)
+    arguments: dict[str, Any] = {"mac": mac}
+    if data is not None:
+        arguments["vendor-class-hex"] = data.hex()
+    if prl is not None:
+        arguments["prl"] = list(parse_prl(prl))
+    for name, value in (("giaddr", giaddr), ("yiaddr", yiaddr)):
+        if value is not None:
+            _address(value, f"--{name}")  # checked here, with this command's wording
+            arguments[name] = value
+    answer = ask_kea(kea, "fanvil-decide", arguments)
+    body = answer.get("arguments")
+    if as_json:
+        click.echo(json.dumps(body if body is not None else {"mac": mac, "matched-by": None}))
+        return
+    if answer["result"] == 3 or body is None:
+        out.print(f"{mac}: not a Fanvil phone under the server's policy; nothing is added")
+        return
+    out.print(
+        f"{mac}: matched by {body['matched-by']} (decided by the server's {body['decided-by']})"
+    )
+    site = f" (site {body['site']})" if body.get("site") else ""
+    out.print(f"URL: {body['url']}{site}", markup=False)
+    table = Table("code", "text", "hex")
+    table.columns[2].overflow = "fold"
+    for option in body.get("options", []):
+        shown_hex = option["hex"] or "(holds a password)"
+        table.add_row(str(option["code"]), option["text"] or "-", shown_hex)
+    out.print(table)
+    if body.get("file-field"):
+        out.print(f"BOOTP file field: {body['file-field']}", markup=False)
+    if not body.get("options"):
+        out.print("nothing sent: the phone did not ask for these options and always_send is off")
+
+
 @click.command()
 def schema() -> None:
     """Print the policy's JSON Schema (for editors' completion and validation)."""
     click.echo(json.dumps(Policy.model_json_schema(), indent=2))
-

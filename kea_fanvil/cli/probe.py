@@ -26,7 +26,6 @@ from kea_fanvil.fanvil.naming import KIND_LABELS
 from kea_fanvil.pnp.responder import GROUP, PORT
 from kea_fanvil.probe import run as probe_run
 from kea_fanvil.probe.fetch import FetchSettings
-from kea_fanvil.probe.interpret import option_view
 from kea_fanvil.probe.run import (
     DEFAULT_PRL,
     EXIT_CODES,
@@ -35,6 +34,7 @@ from kea_fanvil.probe.run import (
     default_mac,
 )
 from kea_fanvil.redact import shown
+from kea_fanvil.wire.options import option_view
 
 __all__ = ["EXIT_CODES", "probe"]
 

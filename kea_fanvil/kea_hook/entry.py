@@ -32,28 +32,41 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import hashlib
+import json
 import sys
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from kea_fanvil.engine import CompiledTable, Engine, RawDecision
+from kea_fanvil.engine import CompiledTable, Engine, RawDecision, Request
 from kea_fanvil.errors import KeaFanvilError
+from kea_fanvil.fanvil.identify import mac_bytes
+from kea_fanvil.kea_hook import commands
 from kea_fanvil.kea_hook.inventory import DEFAULT_DB, InventoryWriter, Source, TableNames
 from kea_fanvil.policy.loader import load_policy, source_files
 from kea_fanvil.policy.secrets import exposure_warnings
 from kea_fanvil.redact import mask
 from kea_fanvil.reloader import Reloader
+from kea_fanvil.version import __version__
 
 __all__ = [
     "NAMES_KEPT",
     "RELOAD_SWITCH_INTERVAL",
+    "START_GRACE",
     "WATCHER_NICENESS",
+    "Evaluate",
     "LogSink",
     "Publish",
+    "command",
     "decide",
     "load",
+    "pause",
+    "resume",
+    "start",
     "stop",
 ]
 
@@ -61,11 +74,19 @@ __all__ = [
 # "inventory-error" (path: the database's), "count" (path: a statistic's name, text: a number).
 RELOAD_SWITCH_INTERVAL = 0.0001  # seconds; see _start_watcher
 WATCHER_NICENESS = 10  # added to the watcher thread's nice value (Linux: per thread)
+START_GRACE = 5.0  # seconds after load(threads=False) at which the threads start regardless
 NAMES_KEPT = 4  # tables whose names the inventory can still read records of (see _hand_over)
 LogSink = Callable[[str, str, str], None]
 # Hands a decision table and its generation to the hook, which parses it and swaps it in;
 # raises if it refuses it.
 Publish = Callable[[bytes, int], None]
+# The hook's own evaluation of the table in force, for fanvil-decide: (mac, option 60, option
+# 55, giaddr, yiaddr as integers) -> None, or (generation, matched, url, boot, site, options as
+# ((code, data), ...), BOOTP file field or None).
+Evaluate = Callable[
+    [bytes, bytes | None, bytes | None, int, int],
+    tuple[int, int, int, int, int, tuple[tuple[int, bytes], ...], bytes | None] | None,
+]
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,24 @@ class _Loaded:
     engine: Engine | None
     compiled: CompiledTable | None
     warnings: tuple[str, ...]  # exposure warnings about the policy file (passwords readable)
+    # For fanvil-status: what the policy holds, and which version of its files it is.
+    counts: dict[str, int] = field(default_factory=dict)
+    fingerprint: str = ""  # sha256 over the source files' contents
+    loaded_at: float = 0.0  # time.time() when it was read
+
+
+@dataclass
+class _Stats:
+    """What fanvil-status tells about this process's policy loads."""
+
+    policy_path: str = ""
+    reloads: int = 0
+    reload_failures: int = 0
+    last_failure: str = ""
+    threads_started: bool = False
+    reload_interval: float = 0.0
+    inventory_path: str | None = None  # None: the inventory is off
+    critical_sections: int = 0  # pauses for Kea's reconfigurations, in this process
 
 
 _engine: Engine | None = None  # what decide() answers with (the Python path only)
@@ -88,6 +127,14 @@ _watcher: Reloader[_Loaded] | None = None
 _writer: InventoryWriter | None = None
 _generation = 0
 _names: dict[int, TableNames] = {}
+_stats = _Stats()
+_evaluate: Evaluate | None = None
+# load(threads=False): the watcher and the writer wait for start() (Kea's dhcp4_srv_configured).
+_deferred: Callable[[], None] | None = None
+_sink: LogSink = lambda kind, path, text: None  # noqa: E731 (replaced by each load())
+_reload_lock = threading.Lock()  # fanvil-policy-reload without a watcher: one at a time
+_start_lock = threading.Lock()
+_start_timer: threading.Timer | None = None
 
 
 def load(
@@ -97,17 +144,28 @@ def load(
     inventory: str | None = "",
     publish: Publish | None = None,
     drain: Source | None = None,
+    evaluate: Evaluate | None = None,
+    threads: bool = True,
 ) -> tuple[str, str]:
     """Load the policy for the hook; never raises (see the module docstring).
 
     ``inventory`` is the SQLite file recording the phones seen ("" for none, None for
-    :data:`kea_fanvil.kea_hook.inventory.DEFAULT_DB`). ``publish`` and ``drain``: the C++
-    packet path's table hand-over and inventory buffer (see the module docstring).
+    :data:`kea_fanvil.kea_hook.inventory.DEFAULT_DB`). ``publish``, ``drain`` and ``evaluate``:
+    the C++ packet path's table hand-over, inventory buffer and table evaluation (see the
+    module docstring). ``threads`` False: the file watcher and the inventory writer start only
+    when :func:`start` is called (the hook does in Kea's dhcp4_srv_configured, as Kea's own
+    hooks start their threads).
     """
-    global _publish
+    global _publish, _evaluate, _deferred
     stop()
     _publish = publish
-    sink = log or _ignore
+    _evaluate = evaluate
+    global _sink
+    _stats.policy_path = policy_path
+    _stats.threads_started = False
+    _stats.reload_interval = reload_interval
+    _stats.inventory_path = None if inventory == "" else (inventory or DEFAULT_DB)
+    sink = _sink = log or _ignore
     try:
         loaded = _build(policy_path)
     except Exception as exc:  # the hook must get text, never a Python exception
@@ -133,11 +191,52 @@ def load(
             sink("warning", policy_path, warning)
         outcome = ("loaded", loaded.summary)
         watched = loaded
-    if reload_interval > 0:
-        _start_watcher(policy_path, reload_interval, sink, watched)
-    if inventory != "":
-        _start_inventory(inventory or DEFAULT_DB, sink, drain)
+
+    def start_threads() -> None:
+        if reload_interval > 0:
+            _start_watcher(policy_path, reload_interval, sink, watched)
+        if inventory != "":
+            _start_inventory(inventory or DEFAULT_DB, sink, drain)
+        _stats.threads_started = True
+
+    if threads:
+        start_threads()
+    else:
+        _deferred = start_threads
+        # Kea calls dhcp4_srv_configured right after the configuration that loaded the
+        # library is in force; Kea 2.2's libreload (removed in 2.6: ChangeLog 2242) reloads
+        # the libraries alone and calls nothing, so the threads also start by themselves a
+        # little later. (A configuration that is then rejected unloads the library: stop()
+        # cancels this.)
+        global _start_timer
+        _start_timer = threading.Timer(START_GRACE, start)
+        _start_timer.daemon = True
+        _start_timer.start()
     return outcome
+
+
+def start() -> None:
+    """Start the threads a load(threads=False) left waiting; once per load."""
+    global _deferred
+    with _start_lock:
+        begin, _deferred = _deferred, None
+        if begin is not None:
+            begin()
+
+
+def pause() -> None:
+    """Kea enters a critical section (it is about to reconfigure): finish the reload and the
+    inventory batch in progress, and start no other until resume()."""
+    _stats.critical_sections += 1
+    for thread in (_watcher, _writer):
+        if thread is not None:
+            thread.pause()
+
+
+def resume() -> None:
+    for thread in (_watcher, _writer):
+        if thread is not None:
+            thread.resume()
 
 
 def decide(
@@ -160,10 +259,149 @@ def decide(
     return result
 
 
+def command(name: str, arguments: str) -> tuple[int, str, str]:
+    """A control command (see :mod:`kea_fanvil.kea_hook.commands`); never raises.
+
+    ``arguments``: the command's arguments as JSON ("" for none). Returns Kea's answer as
+    (result, text, arguments as JSON or "")."""
+    try:
+        args = json.loads(arguments) if arguments else {}
+        if not isinstance(args, dict):
+            result, text, body = commands.ERROR, f"{name}: arguments must be a map", None
+        else:
+            result, text, body = _dispatch(name, args)
+    except Exception as exc:  # a command must answer, whatever happened
+        result, text, body = commands.ERROR, f"{name}: unexpected {type(exc).__name__}: {exc}", None
+    return result, mask(text), "" if body is None else json.dumps(body)
+
+
+def _dispatch(name: str, args: dict[str, Any]) -> commands.Answer:
+    if name == "fanvil-decide":
+        return commands.decide_answer(args, _decide_for_command)
+    if name == "fanvil-devices-get":
+        return commands.devices_answer(args, _stats.inventory_path)
+    if args:
+        return commands.ERROR, f"{name}: takes no arguments", None
+    if name == "fanvil-status":
+        return commands.SUCCESS, "kea-fanvil hook status", _status()
+    if name == "fanvil-policy-reload":
+        return _reload_now()
+    return commands.ERROR, f"unknown command {name!r} (known: {', '.join(commands.COMMANDS)})", None
+
+
+def _decide_for_command(request: commands.DecideRequest) -> commands.Decided | None:
+    mac = mac_bytes(request.mac)
+    evaluate, engine = _evaluate, _engine
+    if _publish is not None and evaluate is not None:
+        found = evaluate(mac, request.vendor_class, request.prl, request.giaddr, request.yiaddr)
+        if found is None:
+            return None
+        generation, matched, url, boot, site, options, file_field = found
+        names = _names.get(generation)
+        explained = names.explain(matched, url, boot, site) if names is not None else None
+        if explained is None:
+            raise RuntimeError(f"the hook's table {generation} has no names here")
+        matched_by, url_text, boot_file, site_name = explained
+        return commands.Decided(
+            matched_by,
+            url_text,
+            site_name or None,
+            boot_file or None,
+            options,
+            file_field,
+            "table",
+        )
+    if engine is None:
+        raise RuntimeError("no policy is loaded")
+    giaddr, yiaddr = request.giaddr.to_bytes(4, "big"), request.yiaddr.to_bytes(4, "big")
+    decision = engine.decide(Request(mac, request.vendor_class, request.prl, giaddr, yiaddr))
+    raw = engine.decide_raw(mac, request.vendor_class, request.prl, giaddr, yiaddr)
+    if decision.matched_by is None or raw is None:
+        return None
+    return commands.Decided(
+        decision.matched_by,
+        mask(decision.url or ""),
+        decision.site,
+        decision.boot_file,
+        raw[0],
+        raw[1],
+        "python",
+    )
+
+
+def _status() -> dict[str, Any]:
+    loaded = _current
+    writer = _writer
+    policy: dict[str, Any] = {"file": _stats.policy_path, "loaded": loaded is not None}
+    if loaded is not None:
+        policy.update(
+            {
+                "summary": loaded.summary,
+                "fingerprint": f"sha256:{loaded.fingerprint}",
+                "loaded-since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(loaded.loaded_at)),
+                "loaded-at": loaded.loaded_at,
+                "counts": loaded.counts,
+                "files": [str(path) for path in loaded.sources],
+            }
+        )
+    if writer is not None:
+        inventory: dict[str, Any] = writer.status()
+    elif _stats.inventory_path is not None:
+        inventory = {"path": _stats.inventory_path, "state": "not started"}
+    else:
+        inventory = {"state": "off"}
+    return {
+        "policy": policy,
+        "decisions": "table" if _publish is not None else "python",
+        "table-generation": _generation if _publish is not None else None,
+        "reloads": _stats.reloads,
+        "reload-failures": _stats.reload_failures,
+        "last-reload-failure": _stats.last_failure or None,
+        "watcher": "off"
+        if _stats.reload_interval <= 0
+        else ("running" if _watcher is not None else "not started"),
+        "reload-interval": _stats.reload_interval,
+        "critical-sections": _stats.critical_sections,
+        "inventory": inventory,
+        "versions": {"kea-fanvil": __version__, "python": sys.version.split()[0]},
+    }
+
+
+def _reload_now() -> commands.Answer:
+    """fanvil-policy-reload: under the watcher's rules (one build at a time; a broken file
+    keeps the policy in force), in the calling thread."""
+    started = time.monotonic()
+    watcher = _watcher
+    if watcher is not None:
+        failure = watcher.build_now()
+    else:
+        with _reload_lock:
+            try:
+                loaded = _build(_stats.policy_path)
+            except Exception as exc:
+                failure = exc
+                _note_failure(_stats.policy_path, exc)
+            else:
+                failure = None
+                _swap_in(_stats.policy_path, loaded, started)
+    if failure is not None:
+        why = _reason(_stats.policy_path, failure)
+        return commands.ERROR, f"{why}; the policy loaded earlier stays in force", None
+    current = _current
+    summary = current.summary if current is not None else ""
+    took = time.monotonic() - started
+    return commands.SUCCESS, f"policy reloaded: {summary} (read in {took:.2f} s)", _status()
+
+
 def stop() -> None:
     """Stop the file watcher (waiting for a reload in progress to finish) and the inventory
     writer (after it wrote what it holds)."""
-    global _watcher, _writer
+    global _watcher, _writer, _deferred, _start_timer
+    with _start_lock:
+        _deferred = None
+    timer, _start_timer = _start_timer, None
+    if timer is not None:
+        timer.cancel()
     watcher, _watcher = _watcher, None
     if watcher is not None:
         watcher.stop()
@@ -187,24 +425,44 @@ def _build(policy_path: str) -> _Loaded:
         if enabled:
             gc.enable()
     table_path = _publish is not None
+    policy = engine.policy
+    sources = source_files(policy_path, policy)
     loaded = _Loaded(
-        sources=source_files(policy_path, engine.policy),
-        summary=engine.policy.summary(),
+        sources=sources,
+        summary=policy.summary(),
         engine=None if table_path else engine,
         compiled=engine.compile() if table_path else None,
-        warnings=tuple(exposure_warnings(policy_path, engine.policy)),
+        warnings=tuple(exposure_warnings(policy_path, policy)),
+        counts={
+            "devices": len(policy.devices),
+            "sites": len(policy.sites),
+            "vendor-class-prefixes": len(policy.match.vendor_class_prefixes),
+            "mac-prefixes": len(policy.match.mac_prefixes()),
+        },
+        fingerprint=_fingerprint(sources),
+        loaded_at=time.time(),
     )
     _hand_over(loaded)
     return loaded
+
+
+def _fingerprint(sources: list[Path]) -> str:
+    """sha256 over the files a policy was read from, as they are now (just read)."""
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(str(path).encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"\0missing")
+    return digest.hexdigest()
 
 
 def _adapt(loaded: _Loaded) -> _Loaded:
     """``loaded`` for the packet path this load() was given (a config change may switch it)."""
     if _publish is not None and loaded.compiled is None:
         assert loaded.engine is not None
-        return _Loaded(
-            loaded.sources, loaded.summary, None, loaded.engine.compile(), loaded.warnings
-        )
+        return replace(loaded, engine=None, compiled=loaded.engine.compile())
     if _publish is None and loaded.engine is None:
         raise KeaFanvilError(
             'it was compiled for the table path and cannot answer in Python ("decisions": "python")'
@@ -280,6 +538,22 @@ def _ignore(kind: str, path: str, text: str) -> None:
 # --- the file watcher ---------------------------------------------------------------------------
 
 
+def _swap_in(path: str, loaded: _Loaded, started: float) -> None:
+    _install(loaded, first=False)
+    _stats.reloads += 1
+    took = time.monotonic() - started
+    _sink("reloaded", path, f"{loaded.summary} (read in {took:.2f} s)")
+    for warning in loaded.warnings:
+        _sink("warning", path, warning)
+
+
+def _note_failure(path: str, exc: Exception) -> None:
+    why = _reason(path, exc)
+    _stats.reload_failures += 1
+    _stats.last_failure = why
+    _sink("reload-failed", path, why)
+
+
 def _sources(policy_path: str, loaded: _Loaded | None) -> list[Path]:
     return [Path(policy_path)] if loaded is None else loaded.sources
 
@@ -312,14 +586,10 @@ def _start_watcher(path: str, interval: float, sink: LogSink, loaded: _Loaded | 
             sys.setswitchinterval(switch)
 
     def swap_in(loaded: _Loaded, started: float) -> None:
-        _install(loaded, first=False)
-        took = time.monotonic() - started
-        sink("reloaded", path, f"{loaded.summary} (read in {took:.2f} s)")
-        for warning in loaded.warnings:
-            sink("warning", path, warning)
+        _swap_in(path, loaded, started)
 
     def failed(exc: Exception) -> None:
-        sink("reload-failed", path, _reason(path, exc))
+        _note_failure(path, exc)
 
     _watcher = Reloader(
         "kea-fanvil-policy-watcher",

@@ -30,7 +30,7 @@ from kea_fanvil.errors import InventoryError
 from kea_fanvil.fanvil.identify import VendorClass, parse_vendor_class
 from kea_fanvil.ratelimit import ThrottledLog
 from kea_fanvil.redact import mask
-from kea_fanvil.reloader import lower_thread_priority
+from kea_fanvil.reloader import Gate, lower_thread_priority
 
 if TYPE_CHECKING:
     from kea_fanvil.engine import CompiledTable, Engine
@@ -375,6 +375,10 @@ class InventoryWriter(threading.Thread):
         self.buffer_used = False  # submit() was called: the Python path, whose threads need the GIL
         self.dropped = 0  # not yet reported
         self.stop_event = threading.Event()
+        self.gate = Gate()
+        self.recorded = 0  # records written since the writer started
+        self.dropped_total = 0
+        self.last_error = ""
         self._db: sqlite3.Connection | None = None
         self._next_open = 0.0
         # The same text each time: a repeated error is not news, and drops are counted anyway.
@@ -400,9 +404,30 @@ class InventoryWriter(threading.Thread):
     def run(self) -> None:
         lower_thread_priority(WRITER_NICENESS)  # background work: Kea's threads come first
         while not self.stop_event.wait(BATCH_INTERVAL):
-            self.flush()
+            with self.gate.work():  # held off while Kea reconfigures (pause())
+                self.flush()
         self.flush(final=True)
         self.close()
+
+    def pause(self) -> None:
+        """Finish the batch in progress and write none until :meth:`resume` (records wait in
+        the buffers meanwhile, and a full buffer drops and counts them as ever)."""
+        self.gate.pause()
+
+    def resume(self) -> None:
+        self.gate.resume()
+
+    def status(self) -> dict[str, Any]:
+        """What ``fanvil-status`` reports of the inventory."""
+        return {
+            "path": self.path,
+            "state": "paused"
+            if self.gate.paused
+            else ("error" if self.last_error and self._db is None else "writing"),
+            "recorded": self.recorded,
+            "dropped": self.dropped_total,
+            "last-error": self.last_error,
+        }
 
     def close(self) -> None:
         """Close the database (the thread does on exit; callers that only flush, here)."""
@@ -411,8 +436,9 @@ class InventoryWriter(threading.Thread):
             self._db = None
 
     def stop(self) -> None:
-        """Write what is buffered and end the thread."""
+        """Write what is buffered and end the thread (paused or not)."""
         self.stop_event.set()
+        self.gate.open()
         self.join()
 
     def flush(self, final: bool = False) -> None:
@@ -434,11 +460,13 @@ class InventoryWriter(threading.Thread):
                     lost += len(batch)
                 else:
                     self._write(db, batch, final)
+                    self.recorded += len(batch)
                     self.report("count", "fanvil-inventory-recorded", str(len(batch)))
             except Exception as exc:  # the writer must outlive any surprise
                 lost += len(batch)
                 self._error(type(exc).__name__, str(exc))
         if lost:
+            self.dropped_total += lost
             self.report("count", "fanvil-inventory-dropped", str(lost))
 
     def _explain(self, records: list[RawFacts], into: list[Facts]) -> int:
@@ -570,4 +598,5 @@ class InventoryWriter(threading.Thread):
         )
 
     def _error(self, kind: str, text: str) -> None:
+        self.last_error = text
         self._errors.report(kind, logging.ERROR, text, time.monotonic())

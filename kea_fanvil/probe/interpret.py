@@ -28,18 +28,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kea_fanvil.errors import EncodingError
 from kea_fanvil.fanvil.naming import URL_SCHEMES, CommonFile, FileKind, common_file
-from kea_fanvil.redact import mask, shown
+from kea_fanvil.redact import shown
 from kea_fanvil.wire.dhcp import DhcpMessage
-from kea_fanvil.wire.options import decode_vendor_suboptions
+from kea_fanvil.wire.options import decode_vendor_suboptions, option_view
+from kea_fanvil.wire.options import printable as _printable
 
 __all__ = [
     "CUSTOM_OPTION_CODES",
     "Carrier",
     "ConfigFile",
-    "OptionView",
     "ProbeReport",
     "interpret",
-    "option_view",
 ]
 
 CUSTOM_OPTION_CODES = range(128, 255)  # spec 2.1.1: "from 128 to 254"
@@ -53,19 +52,6 @@ _VARIABLE = re.compile(r"\$[A-Za-z_]+")
 
 
 # --- the report ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OptionView:
-    """One option of the answer as printed: `hex` is None when it would reveal a password."""
-
-    code: int
-    text: str
-    hex: str | None
-
-    @property
-    def masked(self) -> bool:
-        return self.hex is None
 
 
 @dataclass(frozen=True)
@@ -168,19 +154,6 @@ FALLBACK = (
     "224.0.1.75:5060), then the server set in its flash (spec 2.3); with neither, "
     "auto-provisioning stops"
 )
-
-
-def _printable(data: bytes) -> str:
-    # latin-1 keeps one character per byte, so framing bytes cannot hide or shift a URL.
-    return "".join(c if c.isprintable() else "." for c in data.decode("latin-1"))
-
-
-def option_view(code: int, data: bytes, show_secrets: bool) -> OptionView:
-    text = _printable(data)
-    if not show_secrets and mask(text) != text:
-        return OptionView(code, mask(text), None)
-    shown = text if data.isascii() and text == data.decode("latin-1") else ""
-    return OptionView(code, shown, data.hex())
 
 
 def _suboptions(data: bytes) -> list[tuple[int, bytes]] | None:

@@ -10,7 +10,10 @@ so an over-long value is refused when the policy loads instead of failing on a p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kea_fanvil.errors import EncodingError
+from kea_fanvil.redact import mask
 
 __all__ = [
     "BOOTP_FILE_FIELD",
@@ -21,12 +24,16 @@ __all__ = [
     "OPTION_BOOTFILE_NAME",
     "OPTION_TFTP_SERVER_NAME",
     "OPTION_VENDOR_SPECIFIC",
+    "OptionView",
     "decode_vendor_suboptions",
     "encode_bootfile_name",
     "encode_custom_option",
     "encode_tftp_server_name",
     "encode_vendor_string",
     "encode_vendor_suboption",
+    "option_view",
+    "parse_codes",
+    "printable",
 ]
 
 OPTION_VENDOR_SPECIFIC = 43  # RFC 2132 section 8.4
@@ -137,3 +144,45 @@ def decode_vendor_suboptions(data: bytes) -> list[tuple[int, bytes]]:
         out.append((code, data[i + 2 : i + 2 + length]))
         i += 2 + length
     return out
+
+
+# --- showing options to people ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptionView:
+    """One option of the answer as printed: `hex` is None when it would reveal a password."""
+
+    code: int
+    text: str
+    hex: str | None
+
+    @property
+    def masked(self) -> bool:
+        return self.hex is None
+
+
+def printable(data: bytes) -> str:
+    # latin-1 keeps one character per byte, so framing bytes cannot hide or shift a URL.
+    return "".join(c if c.isprintable() else "." for c in data.decode("latin-1"))
+
+
+def option_view(code: int, data: bytes, show_secrets: bool) -> OptionView:
+    text = printable(data)
+    if not show_secrets and mask(text) != text:
+        return OptionView(code, mask(text), None)
+    shown = text if data.isascii() and text == data.decode("latin-1") else ""
+    return OptionView(code, shown, data.hex())
+
+
+def parse_codes(text: str) -> tuple[int, ...]:
+    """Option codes as people write option 55: "1,3,6,43,66" (spaces allowed). ValueError
+    unless each is 0..255."""
+    try:
+        codes = [int(c) for c in text.replace(" ", "").split(",") if c]
+        bytes(codes)  # the range check
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a list of option codes 0..255 such as 1,3,6,43,66"
+        ) from None
+    return tuple(codes)

@@ -7,12 +7,20 @@ std::optional<Loaded> loaded;
 std::function<std::optional<Decision>(const Request&)> decide;
 std::vector<Request> requests;
 std::optional<std::vector<uint8_t>> table;
+int started = 0;
+int paused = 0;
+int resumed = 0;
+std::vector<std::pair<std::string, std::string>> commands;
+CommandAnswer answer;
 
 void reset() {
     loaded.reset();
     decide = nullptr;
     requests.clear();
     table.reset();
+    started = paused = resumed = 0;
+    commands.clear();
+    answer = CommandAnswer{};
 }
 } // namespace fake
 
@@ -35,6 +43,15 @@ std::optional<Decision> PythonPolicy::decide(const Request& request) const {
     fake::requests.push_back(request);
     if (!fake::decide) return std::nullopt;
     return fake::decide(request);
+}
+
+void PythonPolicy::startThreads() { ++fake::started; }
+void PythonPolicy::pauseThreads() { ++fake::paused; }
+void PythonPolicy::resumeThreads() { ++fake::resumed; }
+
+CommandAnswer PythonPolicy::command(const std::string& name, const std::string& arguments) const {
+    fake::commands.emplace_back(name, arguments);
+    return fake::answer;
 }
 
 } // namespace fanvil

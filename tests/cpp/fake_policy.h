@@ -30,6 +30,12 @@ extern std::function<std::optional<Decision>(const Request&)> decide;
 extern std::vector<Request> requests;
 // The decision table the fake load publishes to a packet path (as entry.load() would).
 extern std::optional<std::vector<uint8_t>> table;
+// What the thread and command calls saw, and the answer command() gives.
+extern int started;
+extern int paused;
+extern int resumed;
+extern std::vector<std::pair<std::string, std::string>> commands;
+extern CommandAnswer answer;
 // The generation it publishes the table as.
 constexpr uint32_t GENERATION = 7;
 

@@ -13,6 +13,8 @@
 #include "fanvil_impl.h"
 #include "packets.h"
 
+#include <cc/data.h>
+
 #include <dhcp/option_int_array.h>
 
 using namespace fanvil;
@@ -207,6 +209,50 @@ TEST_F(TablePath, aRefusedTableKeepsTheOneInForce) {
     Pkt4Ptr response = offer("198.18.0.50");
     impl_->process(query({0x0c, 0x38, 0x3e, 0x00, 0x00, 0x01}, "0.0.0.0"), response);
     EXPECT_EQ(bytes("http://desk.example.com/x.cfg"), data(response, DHO_TFTP_SERVER_NAME));
+}
+
+TEST_F(TablePath, evaluateDecidesWithTheTableInForce) {
+    TableRequest request;
+    const uint8_t desk[] = {0x0c, 0x38, 0x3e, 0x00, 0x00, 0x01};
+    request.mac = {desk, sizeof desk};
+    int calls = 0;
+    EXPECT_TRUE(impl_->evaluate(request, [&](const TableDecision& d, uint32_t generation) {
+        ++calls;
+        EXPECT_EQ(fake::GENERATION, generation);
+        EXPECT_EQ(TableMatch::Device, d.matched);
+        EXPECT_EQ(2u, d.url);
+    }));
+    EXPECT_EQ(1, calls);
+    const uint8_t other[] = {0x00, 0x15, 0x65, 0x00, 0x00, 0x01};
+    request.mac = {other, sizeof other};
+    EXPECT_FALSE(impl_->evaluate(request, [&](const TableDecision&, uint32_t) { ++calls; }));
+    EXPECT_EQ(1, calls);
+}
+
+TEST_F(TablePath, aCommandIsAnsweredInKeasFormat) {
+    fake::answer = CommandAnswer{3, "nothing", ""};
+    isc::data::ConstElementPtr answer =
+        impl_->command("fanvil-devices-get", isc::data::Element::fromJSON("{\"limit\": 5}"));
+    EXPECT_EQ("{ \"result\": 3, \"text\": \"nothing\" }", answer->str());
+    ASSERT_EQ(1u, fake::commands.size());
+    EXPECT_EQ("fanvil-devices-get", fake::commands[0].first);
+    EXPECT_EQ("{ \"limit\": 5 }", fake::commands[0].second);  // the arguments as JSON
+
+    // fanvil-status gains what only the C++ side knows: Kea's version, the packet counters.
+    impl_->process(query({0x0c, 0x38, 0x3e, 0x00, 0x00, 0x01}, "0.0.0.0"), offer("198.18.0.50"));
+    fake::answer = CommandAnswer{0, "status", "{\"policy\": {\"loaded\": true}}"};
+    answer = impl_->command("fanvil-status", isc::data::ConstElementPtr());
+    EXPECT_EQ(0, answer->get("result")->intValue());
+    isc::data::ConstElementPtr body = answer->get("arguments");
+    ASSERT_TRUE(body);
+    EXPECT_TRUE(body->get("policy")->get("loaded")->boolValue());
+    EXPECT_FALSE(body->get("kea-version")->stringValue().empty());
+    EXPECT_EQ(1, body->get("packets")->get("pkt4-fanvil-matched")->intValue());
+    EXPECT_EQ(0, body->get("packets")->get("pkt4-fanvil-python-decisions")->intValue());
+    EXPECT_EQ("", fake::commands[1].second);  // no arguments
+
+    fake::answer = CommandAnswer{0, "broken", "{not json"};
+    EXPECT_THROW(impl_->command("fanvil-status", isc::data::ConstElementPtr()), std::exception);
 }
 
 TEST_F(TablePath, noTablePublishedIsALoadError) {

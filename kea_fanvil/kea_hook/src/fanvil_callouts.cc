@@ -20,10 +20,12 @@
 //   255 bytes, since a phone reading one option is what the spec describes.
 // - Kea 2.6.3 and later load hooks only from Kea's hooks directory: `kea-fanvil hook install`.
 
+#include <cc/command_interpreter.h>
 #include <dhcp/pkt4.h>
 #include <exceptions/exceptions.h>
 #include <hooks/hooks.h>
 #include <process/daemon.h>
+#include <util/multi_threading_mgr.h>
 
 #include "fanvil_impl.h"
 #include "fanvil_log.h"
@@ -36,6 +38,35 @@ using namespace isc::hooks;
 
 namespace fanvil {
 FanvilImplPtr impl;  // null while not loaded
+
+namespace {
+
+// The control commands this library answers (kea_fanvil/kea_hook/commands.py). Kea runs
+// command callouts on its main thread, as it runs load(), unload() and the critical-section
+// callbacks, so `impl` cannot change under one.
+const char* const COMMANDS[] = {"fanvil-status", "fanvil-decide", "fanvil-policy-reload",
+                                "fanvil-devices-get"};
+const char* const CRITICAL_SECTION = "kea-fanvil";
+
+int answerCommand(isc::hooks::CalloutHandle& handle) {
+    isc::data::ConstElementPtr response;
+    try {
+        isc::data::ConstElementPtr command;
+        handle.getArgument("command", command);
+        isc::data::ConstElementPtr arguments;
+        std::string name = isc::config::parseCommand(arguments, command);
+        response = impl ? impl->command(name, arguments)
+                        : isc::config::createAnswer(isc::config::CONTROL_RESULT_ERROR,
+                                                    "kea-fanvil is not loaded");
+    } catch (const std::exception& ex) {
+        response = isc::config::createAnswer(isc::config::CONTROL_RESULT_ERROR,
+                                             std::string("kea-fanvil: ") + ex.what());
+    }
+    handle.setArgument("response", response);
+    return (0);
+}
+
+} // namespace
 } // namespace fanvil
 
 using namespace fanvil;
@@ -67,6 +98,22 @@ int load(LibraryHandle& handle) {
             LOG_WARN(fanvil_logger, FANVIL_PYTHON_KEPT)
                 .arg(impl->pythonExecutable()).arg(config.python);
         }
+        for (const char* name : COMMANDS) {
+            handle.registerCommandCallout(name, answerCommand);
+        }
+        // As Kea's own hooks (ha, perfmon): background threads pause while Kea reconfigures
+        // (config-set, config-reload: a critical section), so that neither a reload nor an
+        // inventory batch runs beside it. The callbacks exist from Kea 2.2 on, same signature
+        // in 2.2, 2.6 and 3.0 (util/multi_threading_mgr.h); Kea calls them only with
+        // multi-threading on.
+        isc::util::MultiThreadingMgr::instance().addCriticalSectionCallbacks(
+            CRITICAL_SECTION, [] {},
+            [] {
+                if (impl) impl->pauseThreads();
+            },
+            [] {
+                if (impl) impl->resumeThreads();
+            });
         if (impl->keptPrevious()) {
             // Loading anyway keeps Kea serving: refusing here would leave Kea 2.2 with no
             // configuration at all after a config-reload (DHCP4_CONFIG_UNRECOVERABLE_ERROR).
@@ -90,8 +137,17 @@ int load(LibraryHandle& handle) {
 int unload() {
     // Stops the policy watcher and drops the policy's Python references; the interpreter
     // itself, with the loaded policy as the fallback for the next load, stays (python_bridge.cc).
+    isc::util::MultiThreadingMgr::instance().removeCriticalSectionCallbacks(CRITICAL_SECTION);
     impl.reset();
     LOG_INFO(fanvil_logger, FANVIL_UNLOADED);
+    return (0);
+}
+
+// Kea is configured (at start and after every reconfiguration): the Python side's threads
+// start here, as Kea's own hooks start theirs, not in load(), which also runs for a
+// configuration that is then rejected.
+int dhcp4_srv_configured(CalloutHandle&) {
+    if (impl) impl->startThreads();
     return (0);
 }
 

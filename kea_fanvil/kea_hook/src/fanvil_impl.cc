@@ -1,6 +1,8 @@
 #include "fanvil_impl.h"
 
+#include <cc/command_interpreter.h>
 #include <dhcp/dhcp4.h>
+#include <hooks/hooks.h>
 #include <dhcp/option_int_array.h>
 #include <dhcp/option_string.h>
 #include <exceptions/exceptions.h>
@@ -317,6 +319,36 @@ bool FanvilImpl::decideFromTable(Pkt4& query, Pkt4& response) {
     if (decision.has_file) response.setFile(decision.file.data, decision.file.size);
     bump(CHANGED_NAME);
     return true;
+}
+
+bool FanvilImpl::evaluate(const TableRequest& request, const UseDecision& use) {
+    std::shared_ptr<const Published> published = std::atomic_load(&table_);
+    TableDecision decision;
+    if (!published || !published->table->decide(request, decision)) return false;
+    use(decision, published->generation);  // while `published` holds the table
+    return true;
+}
+
+ConstElementPtr FanvilImpl::command(const std::string& name, const ConstElementPtr& arguments) {
+    CommandAnswer answer = policy_.command(name, arguments ? arguments->str() : std::string());
+    ElementPtr body;
+    if (!answer.arguments.empty()) body = Element::fromJSON(answer.arguments);
+    if (name == "fanvil-status" && body && body->getType() == Element::map) {
+        // What only this side knows: Kea's version (the headers built against, which Kea
+        // checks against itself at load) and the packet path's own counters.
+        int v = KEA_HOOKS_VERSION;
+        body->set("kea-version", Element::create(std::to_string(v / 10000) + "." +
+                                                 std::to_string(v / 100 % 100) + "." +
+                                                 std::to_string(v % 100)));
+        ElementPtr packets = Element::createMap();
+        auto& stats = isc::stats::StatsMgr::instance();
+        for (const char* stat : {STAT_MATCHED, STAT_CHANGED, STAT_ERRORS, STAT_PYTHON}) {
+            isc::stats::ObservationPtr seen = stats.getObservation(stat);
+            packets->set(stat, Element::create(seen ? seen->getInteger().first : int64_t(0)));
+        }
+        body->set("packets", packets);
+    }
+    return isc::config::createAnswer(answer.result, answer.text, body);
 }
 
 void FanvilImpl::process(const Pkt4Ptr& query, const Pkt4Ptr& response) {

@@ -86,6 +86,18 @@ public:
     // PacketPath: called by the Python side (GIL held) at load and after each reload.
     void publish(const uint8_t* data, size_t size, uint32_t generation) override;
     InventoryBuffer* inventory() override { return inventory_.get(); }
+    bool evaluate(const TableRequest& request, const UseDecision& use) override;
+
+    // Kea's thread rules: the Python side's threads start once Kea is configured and pause
+    // while it reconfigures (fanvil_callouts.cc).
+    void startThreads() { policy_.startThreads(); }
+    void pauseThreads() { policy_.pauseThreads(); }
+    void resumeThreads() { policy_.resumeThreads(); }
+
+    // A control command (fanvil-status, fanvil-decide, fanvil-policy-reload,
+    // fanvil-devices-get) answered in Kea's format; throws only what Kea's JSON parser may.
+    isc::data::ConstElementPtr command(const std::string& name,
+                                       const isc::data::ConstElementPtr& arguments);
 
 private:
     static Request marshal(isc::dhcp::Pkt4& query, const isc::dhcp::Pkt4& response);

@@ -12,5 +12,5 @@ else
 KEA_CPPFLAGS := -I$(KEA_INCLUDE)
 KEA_DHCP_LIB := $(if $(filter /%,$(shell $(CXX) -print-file-name=libkea-dhcp.so)),-lkea-dhcp,-lkea-dhcp++)
 KEA_LIBS := $(KEA_DHCP_LIB) -lkea-hooks -lkea-process -lkea-stats -lkea-cc -lkea-log \
-	-lkea-asiolink -lkea-exceptions
+	-lkea-asiolink -lkea-util -lkea-exceptions
 endif

@@ -298,6 +298,85 @@ PyObject* drainThunk(PyObject*, PyObject*) {
     return Py_BuildValue("(NK)", list.release(), static_cast<unsigned long long>(dropped));
 }
 
+// evaluate(mac: bytes, opt60: bytes | None, opt55: bytes | None, giaddr: int, yiaddr: int)
+// -> None | (generation, matched, url, boot, site, ((code, data), ...), file field or None)
+PyObject* evaluateThunk(PyObject*, PyObject* args) {
+    Py_buffer mac;
+    PyObject* opt60 = nullptr;
+    PyObject* opt55 = nullptr;
+    unsigned int giaddr = 0, yiaddr = 0;
+    if (!PyArg_ParseTuple(args, "y*OOII:kea_evaluate", &mac, &opt60, &opt55, &giaddr, &yiaddr)) {
+        return nullptr;
+    }
+    struct Release {
+        Py_buffer* b;
+        ~Release() { PyBuffer_Release(b); }
+    } release{&mac};
+    auto span = [](PyObject* o, ByteSpan& out) {
+        if (o == Py_None) return true;
+        if (!PyBytes_Check(o)) {
+            PyErr_SetString(PyExc_TypeError, "options 60 and 55 are bytes or None");
+            return false;
+        }
+        static const uint8_t empty = 0;
+        out = {PyBytes_GET_SIZE(o) ? reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(o))
+                                   : &empty,
+               static_cast<size_t>(PyBytes_GET_SIZE(o))};
+        return true;
+    };
+    TableRequest request;
+    request.mac = {static_cast<const uint8_t*>(mac.buf), static_cast<size_t>(mac.len)};
+    if (!span(opt60, request.vendor_class) || !span(opt55, request.prl)) return nullptr;
+    request.giaddr = giaddr;
+    request.yiaddr = yiaddr;
+    PacketPath* path = current_path;
+    if (!path) {
+        PyErr_SetString(PyExc_RuntimeError, "the hook library is being unloaded");
+        return nullptr;
+    }
+    PyObject* result = nullptr;
+    bool failed = false;
+    try {
+        path->evaluate(request, [&](const TableDecision& d, uint32_t generation) {
+            PyRef options(PyTuple_New(static_cast<Py_ssize_t>(d.count)));
+            if (!options) {
+                failed = true;
+                return;
+            }
+            for (size_t i = 0; i < d.count; ++i) {
+                PyObject* item = Py_BuildValue("(By#)", d.options[i].code,
+                                               reinterpret_cast<const char*>(d.options[i].data),
+                                               static_cast<Py_ssize_t>(d.options[i].size));
+                if (!item) {
+                    failed = true;
+                    return;
+                }
+                PyTuple_SET_ITEM(options.get(), static_cast<Py_ssize_t>(i), item);  // steals
+            }
+            PyObject* file = d.has_file
+                                 ? PyBytes_FromStringAndSize(
+                                       reinterpret_cast<const char*>(d.file.data),
+                                       static_cast<Py_ssize_t>(d.file.size))
+                                 : Py_NewRef(Py_None);
+            if (!file) {
+                failed = true;
+                return;
+            }
+            result = Py_BuildValue("(IBIIINN)", generation, static_cast<unsigned char>(d.matched),
+                                   d.url, d.boot, d.site, options.release(), file);
+            failed = result == nullptr;
+        });
+    } catch (const std::exception& ex) {
+        Py_XDECREF(result);
+        PyErr_SetString(PyExc_RuntimeError, ex.what());
+        return nullptr;
+    }
+    if (failed) return nullptr;
+    return result ? result : Py_NewRef(Py_None);
+}
+
+PyMethodDef evaluate_method = {"kea_evaluate", evaluateThunk, METH_VARARGS,
+                               "Decide with the hook's table in force (fanvil-decide)."};
 PyMethodDef publish_method = {"kea_publish", publishThunk, METH_VARARGS,
                               "Hand the hook a decision table (bytes) and its generation."};
 PyMethodDef drain_method = {"kea_drain", drainThunk, METH_NOARGS,
@@ -327,6 +406,17 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
         PyErr_Clear();
         throw std::runtime_error("kea_fanvil.kea_hook.entry lacks load(), decide() or stop()");
     }
+    auto optional = [&](const char* name) -> PyObject* {
+        PyObject* fn = PyObject_GetAttrString(module.get(), name);
+        if (!fn || !PyCallable_Check(fn)) {
+            PyErr_Clear();
+            Py_XDECREF(fn);
+            return nullptr;
+        }
+        return fn;
+    };
+    PyRef start(optional("start")), pause(optional("pause")), resume(optional("resume")),
+        command(optional("command"));
     current_sink = sink;
     PyRef log(PyCFunction_New(&log_method, nullptr));
     PyRef path(PyUnicode_DecodeFSDefault(policy_path.c_str()));
@@ -341,12 +431,21 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
     PyRef args(PyTuple_Pack(4, path.get(), interval.get(), log.get(), db.get()));
     PyRef kwargs(PyDict_New());
     if (!args || !kwargs) throw std::runtime_error(takeError());
+    if (start && PyDict_SetItemString(kwargs.get(), "threads", Py_False) < 0) {
+        throw std::runtime_error(takeError());  // the threads wait for startThreads()
+    }
     if (packet_path) {
         // Set before load(): it publishes the first table from inside the call.
         current_path = packet_path;
         PyRef publish(PyCFunction_New(&publish_method, nullptr));
         if (!publish || PyDict_SetItemString(kwargs.get(), "publish", publish.get()) < 0) {
             throw std::runtime_error(takeError());
+        }
+        if (command) {
+            PyRef evaluate(PyCFunction_New(&evaluate_method, nullptr));
+            if (!evaluate || PyDict_SetItemString(kwargs.get(), "evaluate", evaluate.get()) < 0) {
+                throw std::runtime_error(takeError());
+            }
         }
         if (packet_path->inventory()) {
             PyRef drain(PyCFunction_New(&drain_method, nullptr));
@@ -376,6 +475,10 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
     forget_path.armed = false;
     decide_ = decide.release();
     stop_ = stop.release();
+    start_ = start.release();
+    pause_ = pause.release();
+    resume_ = resume.release();
+    command_ = command.release();
 }
 
 PythonPolicy::~PythonPolicy() {
@@ -391,6 +494,44 @@ PythonPolicy::~PythonPolicy() {
     }
     current_path = nullptr;  // after stop(): no Python thread can call publish or drain now
     Py_DECREF(decide_);
+    Py_XDECREF(start_);
+    Py_XDECREF(pause_);
+    Py_XDECREF(resume_);
+    Py_XDECREF(command_);
+}
+
+void PythonPolicy::callQuietly(PyObject* fn) const {
+    if (!fn) return;
+    Gil gil;
+    PyRef done(PyObject_CallNoArgs(fn));
+    if (!done) PyErr_Clear();  // entry's functions never raise; nothing to report to here
+}
+
+void PythonPolicy::startThreads() { callQuietly(start_); }
+void PythonPolicy::pauseThreads() { callQuietly(pause_); }
+void PythonPolicy::resumeThreads() { callQuietly(resume_); }
+
+CommandAnswer PythonPolicy::command(const std::string& name, const std::string& arguments) const {
+    CommandAnswer answer;
+    if (!command_) {
+        answer.text = name + ": not supported by this kea_fanvil.kea_hook.entry module";
+        return answer;
+    }
+    Gil gil;
+    PyRef result(PyObject_CallFunction(command_, "s#s#", name.data(),
+                                       static_cast<Py_ssize_t>(name.size()), arguments.data(),
+                                       static_cast<Py_ssize_t>(arguments.size())));
+    int code = 1;
+    const char* text = nullptr;
+    const char* body = nullptr;
+    if (!result || !PyArg_ParseTuple(result.get(), "iss", &code, &text, &body)) {
+        answer.text = name + ": the Python side failed: " + takeError();
+        return answer;
+    }
+    answer.result = code;
+    answer.text = text;
+    answer.arguments = body;
+    return answer;
 }
 
 std::optional<Decision> PythonPolicy::decide(const Request& r) const {

@@ -6,12 +6,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "decision_table.h"
 #include "inventory_buffer.h"
 
 typedef struct _object PyObject;  // same declaration as Python's object.h
@@ -80,6 +82,19 @@ public:
     virtual void publish(const uint8_t* data, size_t size, uint32_t generation) = 0;
     // The buffer the packet path fills; nullptr when the inventory is off.
     virtual InventoryBuffer* inventory() = 0;
+    // fanvil-decide: decides `request` with the table in force and calls `use` with the
+    // decision and the table's generation while the table is held (the decision points into
+    // it). False, without calling `use`: not one of our phones.
+    using UseDecision = std::function<void(const TableDecision&, uint32_t generation)>;
+    virtual bool evaluate(const TableRequest& request, const UseDecision& use) = 0;
+};
+
+// A control command's answer from the Python side: Kea's result code, its text, and its
+// arguments as JSON ("" for none).
+struct CommandAnswer {
+    int result = 1;
+    std::string text;
+    std::string arguments;
 };
 
 class PythonPolicy {
@@ -102,6 +117,14 @@ public:
     // Safe from any thread. nullopt: not a matched phone. Throws PythonError or BadDecision.
     std::optional<Decision> decide(const Request& request) const;
 
+    // The file watcher and the inventory writer: started once Kea is configured
+    // (dhcp4_srv_configured), paused while Kea reconfigures (a critical section). Never throw.
+    void startThreads();
+    void pauseThreads();
+    void resumeThreads();
+    // A control command (kea_fanvil.kea_hook.entry.command); never throws.
+    CommandAnswer command(const std::string& name, const std::string& arguments) const;
+
     // sys.executable of the running interpreter (may differ from the requested one when the
     // interpreter was started by an earlier load with another `python`).
     const std::string& executable() const { return executable_; }
@@ -113,8 +136,16 @@ public:
     const std::string& detail() const { return detail_; }
 
 private:
+    void callQuietly(PyObject* fn) const;
+
     PyObject* decide_ = nullptr;
     PyObject* stop_ = nullptr;
+    // Optional in an entry module of one's own (the python-path parameter): absent, the
+    // threads start inside load() and the commands answer that they are not supported.
+    PyObject* start_ = nullptr;
+    PyObject* pause_ = nullptr;
+    PyObject* resume_ = nullptr;
+    PyObject* command_ = nullptr;
     std::string executable_;
     bool kept_ = false;
     std::string detail_;
