@@ -198,14 +198,23 @@ def ha_parameters(this_server: str) -> dict[str, Any]:
     }
 
 
-def ha_hooks(this_server: str, fanvil_library: Path, policy: Path) -> list[dict[str, Any]]:
+def ha_hooks(
+    this_server: str,
+    fanvil_library: Path,
+    policy: Path,
+    fanvil_parameters: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """The hooks-libraries list of one peer: lease_cmds (HA's lease updates and syncing need its
-    lease4-update and lease4-get-page), HA, then our hook with the shared policy."""
+    lease4-update and lease4-get-page), HA, then our hook with the shared policy (and
+    `fanvil_parameters`)."""
     hooks_dir = kea_hooks_dir()
     return [
         {"library": str(hooks_dir / "libdhcp_lease_cmds.so")},
         {"library": str(hooks_dir / "libdhcp_ha.so"), "parameters": ha_parameters(this_server)},
-        {"library": str(fanvil_library), "parameters": {"policy": str(policy)}},
+        {
+            "library": str(fanvil_library),
+            "parameters": {"policy": str(policy), **(fanvil_parameters or {})},
+        },
     ]
 
 
@@ -259,13 +268,14 @@ def start_peer(
     policy: Path,
     tmp_path: Path,
     option_data: list[dict[str, Any]] | None = None,
+    fanvil_parameters: dict[str, Any] | None = None,
 ) -> KeaServer:
     """kea-dhcp4 in `server`'s namespace with lease_cmds, HA and our hook, files in tmp_path."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = kea_config(
         server,
         option_data=option_data,
-        hooks=ha_hooks(this_server, hook_build.installed_path(), policy),
+        hooks=ha_hooks(this_server, hook_build.installed_path(), policy, fanvil_parameters),
         # HA's dedicated listener and client threads need Kea's own multi-threading.
         multi_threading=True,
     )

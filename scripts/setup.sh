@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   kea-dhcp4-server kea-dev kea-admin kea-common
   kea-ctrl-agent  # HTTP in front of Kea 2.x's control socket (the hook's commands over HTTP)
+  libpq5  # the PostgreSQL inventory (psycopg loads the system's libpq)
+  postgresql  # its tests start a cluster of their own (integration/pg.py); no service is started
   dnsmasq-base
   nginx tftpd-hpa openssl util-linux
   sip-tester  # sipp: the SIP peer of the PnP responder tests
@@ -63,7 +65,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     trap 'rm -f "$policy"' EXIT
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  for svc in kea-dhcp4-server kea-dhcp6-server kea-dhcp-ddns-server kea-ctrl-agent isc-dhcp-server isc-dhcp-server6 nginx tftpd-hpa; do
+  for svc in kea-dhcp4-server kea-dhcp6-server kea-dhcp-ddns-server kea-ctrl-agent isc-dhcp-server isc-dhcp-server6 nginx tftpd-hpa postgresql; do
     systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
   done
 fi

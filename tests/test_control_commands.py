@@ -170,3 +170,36 @@ def test_a_gate_waits_for_work_and_holds_off_new_work() -> None:
     gate.resume()
     later.join(5)
     assert not later.is_alive()
+
+
+def test_a_postgresql_uri_never_holds_the_password() -> None:
+    from kea_fanvil.errors import InventoryError
+    from kea_fanvil.kea_hook.inventory_pg import check_uri, is_postgresql
+
+    assert is_postgresql("postgresql://kea@db/kea") and is_postgresql("postgres://db/kea")
+    assert not is_postgresql("/var/lib/kea/phones.db")
+    check_uri("postgresql://kea@db.example.net/kea?passfile=/etc/kea/pgpass")
+    for bad in ("postgresql://kea:s3cret@db/kea", "postgresql://kea@db/kea?password=s3cret"):
+        with pytest.raises(InventoryError, match="holds a password") as caught:
+            check_uri(bad)
+        assert "s3cret" not in str(caught.value)
+
+
+def test_the_control_client_names_what_is_wrong(tmp_path: Path) -> None:
+    from kea_fanvil import kea_control
+    from kea_fanvil.errors import ControlError
+
+    with pytest.raises(ControlError, match="not a socket"):
+        kea_control.send(str(tmp_path / "none.sock"), "fanvil-status")
+    with pytest.raises(ControlError, match=r"127\.0\.0\.1:9"):
+        kea_control.send("http://127.0.0.1:9/", "fanvil-status", timeout=2)
+
+
+def test_metrics_targets_take_an_optional_name() -> None:
+    from kea_fanvil.metrics.exporter import Target, parse_target
+
+    assert parse_target("east=/run/kea/k.sock") == Target("east", "/run/kea/k.sock")
+    assert parse_target("/run/kea/k.sock") == Target("/run/kea/k.sock", "/run/kea/k.sock")
+    assert parse_target("http://127.0.0.1:8000/") == Target(
+        "http://127.0.0.1:8000/", "http://127.0.0.1:8000/"
+    )

@@ -36,6 +36,8 @@ def _examples() -> list[tuple[str, dict[str, Any]]]:
         (str(path.relative_to(ROOT)), yaml.safe_load(path.read_text()))
         for path in sorted((ROOT / "dhcp-configs").glob("*.yaml"))
     ]
+    # In the docs, a ```yaml block is a policy (or one section of one) and must validate; YAML
+    # of other programs (Prometheus' configuration in docs/operations.md) is fenced ```yml.
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         blocks = re.findall(r"^```yaml\n(.*?)^```", doc.read_text(), re.DOTALL | re.MULTILINE)
         for i, block in enumerate(blocks):

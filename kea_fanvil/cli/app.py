@@ -11,6 +11,7 @@ from kea_fanvil.cli.common import EPILOG
 from kea_fanvil.cli.devices import devices
 from kea_fanvil.cli.files import files
 from kea_fanvil.cli.hook import hook
+from kea_fanvil.cli.metrics import metrics
 from kea_fanvil.cli.pnp import pnp
 from kea_fanvil.cli.policy import decide, schema, validate
 from kea_fanvil.cli.probe import probe
@@ -37,5 +38,7 @@ def main() -> None:
 
 
 # In the order `--help` lists them (click sorts by name): each module owns its commands.
-for command in (validate, decide, schema, hook, render, devices, status, reload, probe, pnp, files):
+for command in (
+    validate, decide, schema, hook, render, devices, status, reload, metrics, probe, pnp, files
+):
     main.add_command(command)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -67,10 +66,11 @@ def _when(timestamp: float) -> str:
 @click.command(epilog=EPILOG)
 @click.option(
     "--db",
-    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH_OR_URI",
     default=DEFAULT_DB,
     show_default=True,
-    help="The inventory the Kea hook writes (its `inventory` parameter).",
+    help="The inventory the Kea hook writes (its `inventory` parameter): an SQLite file, or a "
+    "PostgreSQL URI such as postgresql://kea@db/kea?passfile=/etc/kea/pgpass.",
 )
 @click.option("--since", help="Only phones seen within this long, e.g. 30m, 1h, 2d.")
 @click.option("--model", help="Only this model (as option 60 names it), e.g. X4 or C62.")
@@ -79,7 +79,7 @@ def _when(timestamp: float) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 @kea_option
 def devices(
-    db: Path,
+    db: str,
     since: str | None,
     model: str | None,
     mac: str | None,

@@ -30,6 +30,7 @@ from typing import Any
 from kea_fanvil.errors import InventoryError
 from kea_fanvil.fanvil.identify import mac_bytes, normalize_mac
 from kea_fanvil.kea_hook.inventory import read_phones
+from kea_fanvil.kea_hook.inventory_pg import shown_uri
 from kea_fanvil.wire.options import MAX_OPTION_DATA, option_view, parse_codes
 
 __all__ = [
@@ -227,9 +228,9 @@ def devices_answer(arguments: Mapping[str, Any], inventory: str | None) -> Answe
     try:
         phones = read_phones(inventory, since=since, model=model)
     except InventoryError as exc:
-        if "no such inventory" in str(exc):
-            return EMPTY, f"{inventory}: no phone recorded yet", None
-        return ERROR, str(exc), None
+        if "the hook creates it on first use" in str(exc):
+            return EMPTY, f"{shown_uri(inventory)}: no phone recorded yet", None
+        return ERROR, shown_uri(str(exc)), None
     matching = [
         p
         for p in phones

@@ -42,11 +42,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kea_fanvil.engine import CompiledTable, Engine, RawDecision, Request
-from kea_fanvil.errors import KeaFanvilError
+from kea_fanvil.engine import Engine, RawDecision, Request
+from kea_fanvil.errors import InventoryError, KeaFanvilError
 from kea_fanvil.fanvil.identify import mac_bytes
 from kea_fanvil.kea_hook import commands
-from kea_fanvil.kea_hook.inventory import DEFAULT_DB, InventoryWriter, Source, TableNames
+from kea_fanvil.kea_hook.inventory import (
+    DEFAULT_DB,
+    InventoryWriter,
+    Source,
+    TableNames,
+    read_models,
+)
+from kea_fanvil.kea_hook.inventory_pg import shown_uri
 from kea_fanvil.policy.loader import load_policy, source_files
 from kea_fanvil.policy.secrets import exposure_warnings
 from kea_fanvil.redact import mask
@@ -95,10 +102,12 @@ class _Loaded:
 
     sources: list[Path]  # the policy file and its devices_file, watched for changes
     summary: str
-    # The Python path's engine. The table path keeps only the compiled table: once the hook
-    # has it, the policy's Python objects (about 110 MiB for 100,000 devices) are let go.
+    # The Python path's engine. The table path keeps only the table's bytes and names: once
+    # the hook has the table, the policy's Python objects (about 110 MiB for 100,000 devices)
+    # are let go.
     engine: Engine | None
-    compiled: CompiledTable | None
+    table: bytes | None
+    names: TableNames | None
     warnings: tuple[str, ...]  # exposure warnings about the policy file (passwords readable)
     # For fanvil-status: what the policy holds, and which version of its files it is.
     counts: dict[str, int] = field(default_factory=dict)
@@ -146,15 +155,17 @@ def load(
     drain: Source | None = None,
     evaluate: Evaluate | None = None,
     threads: bool = True,
+    server_name: str = "",
 ) -> tuple[str, str]:
     """Load the policy for the hook; never raises (see the module docstring).
 
-    ``inventory`` is the SQLite file recording the phones seen ("" for none, None for
-    :data:`kea_fanvil.kea_hook.inventory.DEFAULT_DB`). ``publish``, ``drain`` and ``evaluate``:
-    the C++ packet path's table hand-over, inventory buffer and table evaluation (see the
-    module docstring). ``threads`` False: the file watcher and the inventory writer start only
-    when :func:`start` is called (the hook does in Kea's dhcp4_srv_configured, as Kea's own
-    hooks start their threads).
+    ``inventory`` is the SQLite file or PostgreSQL URI recording the phones seen ("" for none,
+    None for :data:`kea_fanvil.kea_hook.inventory.DEFAULT_DB`); ``server_name`` is this
+    server's name in a shared (PostgreSQL) inventory, by default the host name. ``publish``,
+    ``drain`` and ``evaluate``: the C++ packet path's table hand-over, inventory buffer and
+    table evaluation (see the module docstring). ``threads`` False: the file watcher and the
+    inventory writer start only when :func:`start` is called (the hook does in Kea's
+    dhcp4_srv_configured, as Kea's own hooks start their threads).
     """
     global _publish, _evaluate, _deferred
     stop()
@@ -196,7 +207,7 @@ def load(
         if reload_interval > 0:
             _start_watcher(policy_path, reload_interval, sink, watched)
         if inventory != "":
-            _start_inventory(inventory or DEFAULT_DB, sink, drain)
+            _start_inventory(inventory or DEFAULT_DB, sink, drain, server_name)
         _stats.threads_started = True
 
     if threads:
@@ -347,9 +358,19 @@ def _status() -> dict[str, Any]:
     if writer is not None:
         inventory: dict[str, Any] = writer.status()
     elif _stats.inventory_path is not None:
-        inventory = {"path": _stats.inventory_path, "state": "not started"}
+        inventory = {"path": shown_uri(_stats.inventory_path), "state": "not started"}
     else:
         inventory = {"state": "off"}
+    if _stats.inventory_path is not None:
+        # For dashboards (kea-fanvil metrics): the phones by model and firmware.
+        try:
+            models = read_models(_stats.inventory_path)
+            inventory["models"] = [
+                {"model": model, "firmware": firmware, "phones": phones}
+                for model, firmware, phones in models
+            ]
+        except InventoryError as exc:
+            inventory["models-error"] = shown_uri(str(exc))
     return {
         "policy": policy,
         "decisions": "table" if _publish is not None else "python",
@@ -431,7 +452,7 @@ def _build(policy_path: str) -> _Loaded:
         sources=sources,
         summary=policy.summary(),
         engine=None if table_path else engine,
-        compiled=engine.compile() if table_path else None,
+        **_compiled(engine if table_path else None),
         warnings=tuple(exposure_warnings(policy_path, policy)),
         counts={
             "devices": len(policy.devices),
@@ -444,6 +465,14 @@ def _build(policy_path: str) -> _Loaded:
     )
     _hand_over(loaded)
     return loaded
+
+
+def _compiled(engine: Engine | None) -> dict[str, Any]:
+    """_Loaded's table and names, from ``engine``'s table (none without an engine)."""
+    if engine is None:
+        return {"table": None, "names": None}
+    compiled = engine.compile()
+    return {"table": compiled.data, "names": TableNames(compiled)}
 
 
 def _fingerprint(sources: list[Path]) -> str:
@@ -460,9 +489,9 @@ def _fingerprint(sources: list[Path]) -> str:
 
 def _adapt(loaded: _Loaded) -> _Loaded:
     """``loaded`` for the packet path this load() was given (a config change may switch it)."""
-    if _publish is not None and loaded.compiled is None:
+    if _publish is not None and loaded.table is None:
         assert loaded.engine is not None
-        return replace(loaded, engine=None, compiled=loaded.engine.compile())
+        return replace(loaded, engine=None, **_compiled(loaded.engine))
     if _publish is None and loaded.engine is None:
         raise KeaFanvilError(
             'it was compiled for the table path and cannot answer in Python ("decisions": "python")'
@@ -475,15 +504,15 @@ def _hand_over(loaded: _Loaded) -> None:
     both always decide from the same policy. Raises when the hook refuses the table."""
     global _generation
     publish = _publish
-    if publish is None or loaded.compiled is None:
+    if publish is None or loaded.table is None or loaded.names is None:
         return
     generation = (_generation + 1) % 2**32
     # Registered before the hook can make a record with this number. Kept for the last few
     # tables: records decided from the previous one may still wait in the hook's buffer.
-    _names[generation] = TableNames(loaded.compiled)
+    _names[generation] = loaded.names
     for old in [g for g in _names if g != generation][: max(0, len(_names) - NAMES_KEPT)]:
         del _names[old]
-    publish(loaded.compiled.data, generation)
+    publish(loaded.table, generation)
     _generation = generation
 
 
@@ -558,13 +587,15 @@ def _sources(policy_path: str, loaded: _Loaded | None) -> list[Path]:
     return [Path(policy_path)] if loaded is None else loaded.sources
 
 
-def _start_inventory(path: str, sink: LogSink, drain: Source | None) -> None:
+def _start_inventory(path: str, sink: LogSink, drain: Source | None, server: str) -> None:
     global _writer
 
     def report(kind: str, detail: str, text: str) -> None:
         sink("inventory-error" if kind == "error" else kind, detail, text)
 
-    _writer = InventoryWriter(path, report, source=drain, names=_names.get if drain else None)
+    _writer = InventoryWriter(
+        path, report, source=drain, names=_names.get if drain else None, server=server
+    )
     _writer.start()
 
 

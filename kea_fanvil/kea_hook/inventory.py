@@ -17,17 +17,20 @@ import collections
 import contextlib
 import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from socket import inet_ntoa
 from typing import TYPE_CHECKING, Any
 
 from kea_fanvil.errors import InventoryError
 from kea_fanvil.fanvil.identify import VendorClass, parse_vendor_class
+from kea_fanvil.kea_hook.inventory_pg import PgInventory, is_postgresql, read_rows, shown_uri
+from kea_fanvil.kea_hook.inventory_pg import read_models as read_models_pg
 from kea_fanvil.ratelimit import ThrottledLog
 from kea_fanvil.redact import mask
 from kea_fanvil.reloader import Gate, lower_thread_priority
@@ -43,8 +46,10 @@ __all__ = [
     "ERROR_LOG_INTERVAL",
     "KNOWN_LIMIT",
     "MATCHED_BY",
+    "MODELS_LIMIT",
     "NONE",
     "REFRESH",
+    "REOPEN_FIRST",
     "REOPEN_INTERVAL",
     "SCHEMA_VERSION",
     "WRITER_NICENESS",
@@ -59,6 +64,7 @@ __all__ = [
     "TableNames",
     "by_mac",
     "connect",
+    "read_models",
     "read_phones",
     "sighting",
 ]
@@ -68,7 +74,8 @@ SCHEMA_VERSION = 1
 BUFFER_LIMIT = 20_000  # records waiting for the writer; beyond, records are dropped and counted
 BATCH_INTERVAL = 0.25  # seconds between two batches
 BUSY_TIMEOUT_MS = 1_000  # how long a write waits for a reader's or another writer's lock
-REOPEN_INTERVAL = 30.0  # seconds between two attempts to open a database that failed
+REOPEN_FIRST = 1.0  # seconds before the first new attempt to open a database that failed
+REOPEN_INTERVAL = 30.0  # seconds between two attempts, at most (the wait doubles until then)
 ERROR_LOG_INTERVAL = 60.0  # seconds between two reports of the same kind of error
 REFRESH = 60.0  # seconds: a phone's unchanged row is brought up to date at most this often
 KNOWN_LIMIT = 500_000  # phones whose last written facts are remembered
@@ -128,6 +135,7 @@ class Phone:
     first_seen: float
     last_seen: float
     times_seen: int
+    server: str = ""  # which server wrote the row's facts (a shared PostgreSQL inventory)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,7 +218,10 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
 def read_phones(
     path: str | Path, since: float | None = None, model: str | None = None
 ) -> list[Phone]:
-    """The phones in the inventory, most recently seen first."""
+    """The phones in the inventory (an SQLite file or a PostgreSQL URI), most recently seen
+    first."""
+    if is_postgresql(path):
+        return [Phone(*row) for row in read_rows(str(path), since, model)]
     db = connect(path, create=False)
     try:
         query = "SELECT * FROM phones WHERE 1"
@@ -227,6 +238,30 @@ def read_phones(
     finally:
         db.close()
     return [Phone(*row) for row in rows]
+
+
+MODELS_LIMIT = 1000  # (model, firmware) pairs a summary lists at most
+
+
+def read_models(path: str | Path, limit: int = MODELS_LIMIT) -> list[tuple[str, str, int]]:
+    """How many phones of each (model, firmware) the inventory holds, most first; [] when the
+    hook has not created it yet."""
+    if is_postgresql(path):
+        return read_models_pg(str(path), limit)
+    if not Path(path).exists():
+        return []
+    db = connect(path, create=False)
+    try:
+        found: list[tuple[str, str, int]] = db.execute(
+            "SELECT model, firmware, count(*) FROM phones GROUP BY model, firmware "
+            "ORDER BY count(*) DESC, model, firmware LIMIT ?",
+            (limit,),
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    finally:
+        db.close()
+    return found
 
 
 # --- the writer ----------------------------------------------------------------------------------
@@ -254,14 +289,29 @@ MATCHED_BY: dict[int, str] = {1: "device", 2: "vendor-class", 3: "oui"}
 
 
 class TableNames:
-    """What the indices of one published table name, with the URLs' passwords masked once."""
+    """What the indices of one published table name, with the URLs' passwords masked once.
 
-    __slots__ = ("boot_files", "sites", "urls")
+    Compact on purpose: a policy may name a boot file per device, and 100,000 small strings
+    kept beside the table would pin the memory the policy's objects were freed from (measured:
+    35 MiB of fragmented heap for 100,000 devices). The boot files are one string, joined by
+    NUL (which no boot file may hold), with their offsets in an array."""
+
+    __slots__ = ("_boot_offsets", "_boots", "sites", "urls")
 
     def __init__(self, compiled: CompiledTable) -> None:
         self.urls = tuple(mask(url) for url in compiled.urls)
-        self.boot_files = compiled.boot_files
         self.sites = compiled.sites
+        self._boots = "\0".join(compiled.boot_files) + "\0"
+        offsets = array("I", [0])
+        for name in compiled.boot_files:
+            offsets.append(offsets[-1] + len(name) + 1)
+        self._boot_offsets = offsets
+
+    def boot_file(self, index: int) -> str:
+        """IndexError when there is no such boot file."""
+        if not 0 <= index < len(self._boot_offsets) - 1:
+            raise IndexError(index)
+        return self._boots[self._boot_offsets[index] : self._boot_offsets[index + 1] - 1]
 
     def explain(self, matched: int, url: int, boot: int, site: int) -> Explained | None:
         """None when an index is not of this table (which would be a bug in the hook)."""
@@ -269,7 +319,7 @@ class TableNames:
             return (
                 MATCHED_BY[matched],
                 self.urls[url],
-                "" if boot == NONE else self.boot_files[boot],
+                "" if boot == NONE else self.boot_file(boot),
                 "" if site == NONE else self.sites[site],
             )
         except (KeyError, IndexError):
@@ -281,7 +331,7 @@ Names = Callable[[int], TableNames | None]
 
 
 def _address(value: int) -> str:
-    return inet_ntoa(value.to_bytes(4, "big")) if value else ""
+    return socket.inet_ntoa(value.to_bytes(4, "big")) if value else ""
 
 
 def by_mac(batch: Iterable[Facts]) -> dict[bytes, tuple[float, int, Facts]]:
@@ -359,6 +409,7 @@ class InventoryWriter(threading.Thread):
         limit: int = BUFFER_LIMIT,
         source: Source | None = None,
         names: Names | None = None,
+        server: str = "",
     ) -> None:
         """``source`` and ``names``: the records come from the C++ hook's own buffer (drained
         once per batch, one GIL acquisition for all of them) as well as from :meth:`submit`,
@@ -370,6 +421,7 @@ class InventoryWriter(threading.Thread):
         self.limit = limit
         self.source = source
         self.names = names
+        self.server = server or socket.gethostname()  # recorded per row in PostgreSQL
         # deque.append and popleft are atomic under the GIL: no lock on the packet path.
         self.buffer: collections.deque[Facts] = collections.deque()
         self.buffer_used = False  # submit() was called: the Python path, whose threads need the GIL
@@ -379,12 +431,14 @@ class InventoryWriter(threading.Thread):
         self.recorded = 0  # records written since the writer started
         self.dropped_total = 0
         self.last_error = ""
-        self._db: sqlite3.Connection | None = None
+        self._db: sqlite3.Connection | PgInventory | None = None
         self._next_open = 0.0
+        self._open_backoff = REOPEN_FIRST
         # The same text each time: a repeated error is not news, and drops are counted anyway.
         # (Through report and path, not self: no reference cycle keeps a stopped writer.)
+        shown = shown_uri(path)  # a PostgreSQL URI may (wrongly) hold a password
         self._errors = ThrottledLog(
-            lambda level, text: report("error", path, text),
+            lambda level, text: report("error", shown, text),
             ERROR_LOG_INTERVAL,
             count_held=False,
         )
@@ -420,7 +474,7 @@ class InventoryWriter(threading.Thread):
     def status(self) -> dict[str, Any]:
         """What ``fanvil-status`` reports of the inventory."""
         return {
-            "path": self.path,
+            "path": shown_uri(self.path),
             "state": "paused"
             if self.gate.paused
             else ("error" if self.last_error and self._db is None else "writing"),
@@ -496,7 +550,9 @@ class InventoryWriter(threading.Thread):
                 into.append((seen, mac, opt60, giaddr, yiaddr, how))
         return unknown
 
-    def _write(self, db: sqlite3.Connection, batch: list[Facts], final: bool = False) -> None:
+    def _write(
+        self, db: sqlite3.Connection | PgInventory, batch: list[Facts], final: bool = False
+    ) -> None:
         # A phone renewing or a DORA repeated gives the same facts again: rewriting the row for
         # each (and, on the Python path, working out the decision again: about 25 us) would
         # cost more CPU than the DHCP exchange itself. Unchanged facts only bump an in-memory
@@ -523,14 +579,21 @@ class InventoryWriter(threading.Thread):
                 rows.append(row)
                 written[mac] = (key, facts[0])
         touches = self._due(final)
-        try:
-            with db:  # one transaction per batch
-                db.executemany(_UPSERT, rows)
-                db.executemany(_TOUCH, touches)
-        except sqlite3.DatabaseError as exc:
-            if not isinstance(exc, sqlite3.OperationalError):  # corrupt, not merely locked
-                self._set_aside(db)
-            raise
+        if isinstance(db, PgInventory):
+            try:
+                db.write(rows, touches)
+            except InventoryError:
+                self._db = None  # closed: reconnect, after a pause, at a later batch
+                raise
+        else:
+            try:
+                with db:  # one transaction per batch
+                    db.executemany(_UPSERT, rows)
+                    db.executemany(_TOUCH, touches)
+            except sqlite3.DatabaseError as exc:
+                if not isinstance(exc, sqlite3.OperationalError):  # corrupt, not merely locked
+                    self._set_aside(db)
+                raise
         if len(self._known) > KNOWN_LIMIT:
             self._known.clear()  # bounded memory; the cost is one full rewrite per phone
         self._known.update(written)
@@ -551,15 +614,22 @@ class InventoryWriter(threading.Thread):
                 due.append((last, count, mac.hex(":")))
         return due
 
-    def _open(self) -> sqlite3.Connection | None:
+    def _open(self) -> sqlite3.Connection | PgInventory | None:
         if self._db is not None:
             return self._db
         now = time.monotonic()
         if now < self._next_open:
             return None
-        self._next_open = now + REOPEN_INTERVAL
+        # A blip (a database restarting) is over in seconds; a database that stays away is
+        # tried every REOPEN_INTERVAL, not once per batch.
+        self._next_open = now + self._open_backoff
+        self._open_backoff = min(self._open_backoff * 2, REOPEN_INTERVAL)
         try:
-            self._db = connect(self.path, create=True)
+            if is_postgresql(self.path):
+                self._db = PgInventory(self.path, self.server)
+            else:
+                self._db = connect(self.path, create=True)
+            self._open_backoff = REOPEN_FIRST
         except InventoryError as exc:
             if self._is_corrupt(exc):
                 self._set_aside(None)

@@ -145,7 +145,7 @@ TEST(ConfigParse, policyReloadIntervalMustBeInRange) {
 TEST(ConfigParse, unknownParameterIsNamed) {
     // A typo must not silently drop a setting.
     EXPECT_EQ("unknown parameter 'polciy' (known: policy, python, python-path, "
-              "error-log-interval, policy-reload-interval, inventory, decisions)",
+              "error-log-interval, policy-reload-interval, inventory, server-name, decisions)",
               refusal(R"({"policy": "/p", "polciy": "/q"})"));
 }
 
@@ -161,3 +161,14 @@ TEST(ConfigParse, decisionsAreTableOrPython) {
 }
 
 } // namespace
+
+TEST(ConfigParse, serverNameIsAShortPrintableWord) {
+    EXPECT_EQ("", parse(R"({"policy": "/p"})").server_name);
+    EXPECT_EQ("kea-east-1", parse(R"({"policy": "/p", "server-name": "kea-east-1"})").server_name);
+    const std::string why = "'server-name' must be 1 to 64 printable ASCII characters without spaces";
+    EXPECT_EQ(why, refusal(R"({"policy": "/p", "server-name": ""})"));
+    EXPECT_EQ(why, refusal(R"({"policy": "/p", "server-name": "two words"})"));
+    EXPECT_EQ(why, refusal(R"({"policy": "/p", "server-name": "x\nDROP"})"));
+    EXPECT_EQ(why, refusal(R"({"policy": "/p", "server-name": ")" + std::string(65, 'a') + R"("})"));
+    EXPECT_EQ("'server-name' must be a string", refusal(R"({"policy": "/p", "server-name": 1})"));
+}

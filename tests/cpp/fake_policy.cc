@@ -28,10 +28,11 @@ void reset() {
 PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
                            const std::string& policy_path, double reload_interval,
                            const std::optional<std::string>& inventory, LogSink sink,
-                           PacketPath* path)
+                           PacketPath* path, const std::string& server_name)
     : executable_(python), detail_("fake policy") {
     fake::loaded =
-        fake::Loaded{python, extra_paths, policy_path, reload_interval, inventory, sink, path};
+        fake::Loaded{python, extra_paths, policy_path, reload_interval, inventory, sink, path,
+                     server_name};
     if (path && fake::table) {
         path->publish(fake::table->data(), fake::table->size(), fake::GENERATION);
     }

@@ -21,6 +21,7 @@ struct Loaded {
     std::optional<std::string> inventory;
     LogSink sink = nullptr;
     PacketPath* path = nullptr;
+    std::string server_name;
 };
 extern std::optional<Loaded> loaded;
 

@@ -1,5 +1,7 @@
 #include "fanvil_impl.h"
 
+#include <algorithm>
+
 #include <cc/command_interpreter.h>
 #include <dhcp/dhcp4.h>
 #include <hooks/hooks.h>
@@ -95,7 +97,9 @@ void logFromPython(const std::string& kind, const std::string& path, const std::
             isc::stats::StatsMgr::instance().addValue(path, int64_t(std::stoll(text)));
         }
     } else if (kind == "inventory-error") {
-        LOG_ERROR(fanvil_logger, FANVIL_INVENTORY_ERROR).arg(path).arg(maskSecrets(text));
+        LOG_ERROR(fanvil_logger, FANVIL_INVENTORY_ERROR)
+            .arg(maskSecrets(path))
+            .arg(maskSecrets(text));
     } else if (kind == "reloaded") {
         bump(STAT_RELOADS);
         LOG_INFO(fanvil_logger, FANVIL_POLICY_RELOADED).arg(path).arg(maskSecrets(text));
@@ -162,6 +166,14 @@ Config Config::parse(const ConstElementPtr& params) {
             c.policy_reload_interval = seconds;
         } else if (name == "inventory") {
             c.inventory = stringParam(value, name);
+        } else if (name == "server-name") {
+            c.server_name = stringParam(value, name);
+            bool printable = std::all_of(c.server_name.begin(), c.server_name.end(),
+                                         [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; });
+            if (c.server_name.empty() || c.server_name.size() > 64 || !printable) {
+                isc_throw(isc::BadValue, "'server-name' must be 1 to 64 printable ASCII "
+                          "characters without spaces");
+            }
         } else if (name == "decisions") {
             std::string how = stringParam(value, name);
             if (how != "table" && how != "python") {
@@ -172,7 +184,7 @@ Config Config::parse(const ConstElementPtr& params) {
             // A typo ("polciy") would otherwise be silently ignored.
             isc_throw(isc::BadValue, "unknown parameter '" << name << "' (known: policy, python, "
                       "python-path, error-log-interval, policy-reload-interval, inventory, "
-                      "decisions)");
+                      "server-name, decisions)");
         }
     }
     if (c.policy.empty()) {
@@ -205,7 +217,8 @@ FanvilImpl::FanvilImpl(const Config& config)
                      : nullptr),
       table_mode_(config.table),
       policy_(config.python, config.python_path, config.policy, config.policy_reload_interval,
-              config.inventory, logFromPython, config.table ? this : nullptr),
+              config.inventory, logFromPython, config.table ? this : nullptr,
+              config.server_name),
       throttle_(config.error_log_interval) {
     if (table_mode_ && !std::atomic_load(&table_)) {  // the Python side publishes in load()
         throw std::runtime_error("kea_fanvil.kea_hook.entry.load() published no decision table");

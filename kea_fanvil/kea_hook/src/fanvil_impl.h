@@ -31,8 +31,9 @@ namespace fanvil {
 //   python-path         string or list of strings prepended to sys.path (tests, development)
 //   error-log-interval  seconds between two log lines of the same kind of per-packet failure
 //   policy-reload-interval  seconds between two checks of the policy files for changes (0: off)
-//   inventory           SQLite file recording the phones seen ("" turns it off; absent: the
-//                       default of kea_fanvil.kea_hook.inventory)
+//   inventory           SQLite file or PostgreSQL URI recording the phones seen ("" turns it
+//                       off; absent: the default of kea_fanvil.kea_hook.inventory)
+//   server-name         this server's name in a shared inventory (default: the host name)
 //   decisions           "table" (default): decide in C++ from the policy's decision table, no
 //                       Python per packet; "python": call kea_fanvil.kea_hook.entry.decide()
 //                       for every response (for a custom entry module, and diagnosis)
@@ -43,6 +44,7 @@ struct Config {
     long error_log_interval = 60;  // seconds; 0 logs every failure
     double policy_reload_interval = 5.0;
     std::optional<std::string> inventory;
+    std::string server_name;  // "": the Python side uses the host name
     bool table = true;  // "decisions": "table"
 
     // Throws isc::BadValue naming the offending parameter.

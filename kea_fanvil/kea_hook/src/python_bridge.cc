@@ -387,7 +387,7 @@ PyMethodDef drain_method = {"kea_drain", drainThunk, METH_NOARGS,
 PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
                            const std::string& policy_path, double reload_interval,
                            const std::optional<std::string>& inventory, LogSink sink,
-                           PacketPath* packet_path) {
+                           PacketPath* packet_path, const std::string& server_name) {
     startInterpreter(python);
     Gil gil;
     prependSysPath(extra_paths);
@@ -433,6 +433,12 @@ PythonPolicy::PythonPolicy(const std::string& python, const std::vector<std::str
     if (!args || !kwargs) throw std::runtime_error(takeError());
     if (start && PyDict_SetItemString(kwargs.get(), "threads", Py_False) < 0) {
         throw std::runtime_error(takeError());  // the threads wait for startThreads()
+    }
+    if (!server_name.empty()) {  // only when set: an entry module of one's own may not take it
+        PyRef name(PyUnicode_DecodeFSDefault(server_name.c_str()));
+        if (!name || PyDict_SetItemString(kwargs.get(), "server_name", name.get()) < 0) {
+            throw std::runtime_error(takeError());
+        }
     }
     if (packet_path) {
         // Set before load(): it publishes the first table from inside the call.

@@ -105,10 +105,11 @@ public:
     // std::runtime_error for everything else.
     // `inventory`: the SQLite file of phones seen; "" for none, nullopt for the default.
     // `path`: the C++ packet path the tables go to (nullptr: decide() is called per packet).
+    // `server_name`: this server's name in a shared inventory ("": the host name).
     PythonPolicy(const std::string& python, const std::vector<std::string>& extra_paths,
                  const std::string& policy_path, double reload_interval,
                  const std::optional<std::string>& inventory, LogSink sink,
-                 PacketPath* path = nullptr);
+                 PacketPath* path = nullptr, const std::string& server_name = "");
     // Stops the watcher (waiting for a reload in progress) before the library can go away.
     ~PythonPolicy();
     PythonPolicy(const PythonPolicy&) = delete;
