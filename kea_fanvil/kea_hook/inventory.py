@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from kea_fanvil.errors import InventoryError
 from kea_fanvil.fanvil.identify import VendorClass, parse_vendor_class
-from kea_fanvil.kea_hook.inventory_pg import PgInventory, is_postgresql, read_rows, shown_uri
+from kea_fanvil.kea_hook.inventory_pg import (
+    PgInventory,
+    is_postgresql,
+    phone_filters,
+    read_rows,
+    shown_uri,
+)
 from kea_fanvil.kea_hook.inventory_pg import read_models as read_models_pg
 from kea_fanvil.ratelimit import ThrottledLog
 from kea_fanvil.redact import mask
@@ -224,15 +230,10 @@ def read_phones(
         return [Phone(*row) for row in read_rows(str(path), since, model)]
     db = connect(path, create=False)
     try:
-        query = "SELECT * FROM phones WHERE 1"
-        args: list[Any] = []
-        if since is not None:
-            query += " AND last_seen >= ?"
-            args.append(since)
-        if model is not None:
-            query += " AND lower(model) = lower(?)"
-            args.append(model)
-        rows = db.execute(query + " ORDER BY last_seen DESC, mac", args).fetchall()
+        where, args = phone_filters(since, model, "?")
+        rows = db.execute(
+            f"SELECT * FROM phones WHERE {where} ORDER BY last_seen DESC, mac", args
+        ).fetchall()
     except sqlite3.Error as exc:
         raise InventoryError(f"{path}: {exc}") from exc
     finally:

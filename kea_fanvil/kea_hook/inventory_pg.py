@@ -41,6 +41,7 @@ __all__ = [
     "PgInventory",
     "check_uri",
     "is_postgresql",
+    "phone_filters",
     "read_models",
     "read_rows",
     "shown_uri",
@@ -218,6 +219,20 @@ class PgInventory:
         self._conn.close()
 
 
+def phone_filters(since: float | None, model: str | None, mark: str) -> tuple[str, list[Any]]:
+    """The WHERE clause of a phones query (SQLite's and PostgreSQL's differ only in the
+    parameter ``mark``, ``?`` or ``%s``) and its arguments."""
+    where: list[str] = ["1 = 1"]
+    args: list[Any] = []
+    if since is not None:
+        where.append(f"last_seen >= {mark}")
+        args.append(since)
+    if model is not None:
+        where.append(f"lower(model) = lower({mark})")
+        args.append(model)
+    return " AND ".join(where), args
+
+
 def read_models(uri: str, limit: int) -> list[tuple[str, str, int]]:
     """(model, firmware, phones), most phones first."""
     pg = _psycopg()
@@ -242,16 +257,10 @@ def read_rows(uri: str, since: float | None, model: str | None) -> list[tuple[An
     pg = _psycopg()
     conn = _connect(uri, read_only=True)
     try:
-        query = f"SELECT {_COLUMNS} FROM kea_fanvil_phones WHERE true"
-        args: list[Any] = []
-        if since is not None:
-            query += " AND last_seen >= %s"
-            args.append(since)
-        if model is not None:
-            query += " AND lower(model) = lower(%s)"
-            args.append(model)
+        where, args = phone_filters(since, model, "%s")
         rows: list[tuple[Any, ...]] = conn.execute(
-            query + " ORDER BY last_seen DESC, mac", args
+            f"SELECT {_COLUMNS} FROM kea_fanvil_phones WHERE {where} ORDER BY last_seen DESC, mac",
+            args,
         ).fetchall()
     except pg.errors.UndefinedTable:
         raise InventoryError(
