@@ -61,6 +61,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -347,8 +348,9 @@ def dump_total(folder: Path) -> int:
     return max(totals)
 
 
-def measure_instructions(setup: Setup, variant: str, round_no: int) -> None:
-    """Figure (c): one slow perfdhcp run on a fresh Kea under callgrind, threads off."""
+def measure_instructions(setup: Setup, variant: str, mt: bool, round_no: int) -> None:
+    """Figure (c): one slow perfdhcp run on a fresh Kea under callgrind (which runs one thread
+    at a time, so threads on counts the same work plus Kea's thread handoffs)."""
     args = setup.args
     out_dir = Path(tempfile.mkdtemp(prefix="callgrind-", dir=setup.tmp))
     wrapper = (
@@ -357,8 +359,9 @@ def measure_instructions(setup: Setup, variant: str, round_no: int) -> None:
         "--instr-atstart=no",
         f"--callgrind-out-file={out_dir}/callgrind.out",
     )
-    label = f"c-off-{variant}"
-    with fresh_kea(setup, variant, False, label, wrapper, args.callgrind_start_timeout) as kea:
+    mode = "on" if mt else "off"
+    label = f"c-{mode}-{variant}"
+    with fresh_kea(setup, variant, mt, label, wrapper, args.callgrind_start_timeout) as kea:
         pid = str(kea.server.popen.pid)
         callgrind(["--instr=on", pid])
         counts = perfdhcp(
@@ -371,7 +374,7 @@ def measure_instructions(setup: Setup, variant: str, round_no: int) -> None:
     sample = {
         "figure": "c",
         "variant": variant,
-        "threads": "off",
+        "threads": mode,
         "round": round_no,
         "rate": args.callgrind_rate,
         "seconds": args.callgrind_seconds,
@@ -382,7 +385,7 @@ def measure_instructions(setup: Setup, variant: str, round_no: int) -> None:
     }
     setup.samples.append(sample)
     print(
-        f"  (c) threads off {variant:<11} {instructions / max(acks, 1):>12,.0f} Ir/DORA  "
+        f"  (c) threads {mode:<3} {variant:<11} {instructions / max(acks, 1):>12,.0f} Ir/DORA  "
         f"({acks}/{counts['discovers']} DORAs; started in {kea.start['serve_s']:.0f} s)",
         flush=True,
     )
@@ -474,11 +477,11 @@ def run_all(setup: Setup) -> None:
             setup.note(f"figure (c) skipped: {why}")
         failed: set[str] = set()
         for round_no in range(1, args.callgrind_rounds + 1) if not why else ():
-            for variant in rotated(setup.variants, round_no - 1):
+            for mt, variant in itertools.product(modes, rotated(setup.variants, round_no - 1)):
                 if variant in failed:
                     continue
                 try:
-                    attempt(setup, variant, measure_instructions, round_no)
+                    attempt(setup, variant, measure_instructions, mt, round_no)
                 except RuntimeError as exc:
                     # Valgrind may not cope with Kea here, or take longer than the start
                     # timeout: say why, leave the variant out of (c), go on with the rest.
@@ -582,14 +585,16 @@ def report(setup: Setup) -> None:
                 ".0f",
                 ("min ACKed", acked("b", mode)),
             )
-    if any(k[0] == "c" for k in by):
-        figure_table(
-            f"(c) instructions per DORA (callgrind Ir): {args.callgrind_rate} DORA/s for "
-            f"{args.callgrind_seconds} s, drop time 5 s, threads off",
-            column("c", "off", "instructions_per_dora"),
-            ",.0f",
-            ("min ACKed", acked("c", "off")),
-        )
+    for mode in args.threads:
+        if ("c", mode) in {(k[0], k[1]) for k in by}:
+            threads = "threads off" if mode == "off" else "threads on (4, queue 64)"
+            figure_table(
+                f"(c) instructions per DORA (callgrind Ir): {args.callgrind_rate} DORA/s for "
+                f"{args.callgrind_seconds} s, drop time 5 s, {threads}",
+                column("c", mode, "instructions_per_dora"),
+                ",.0f",
+                ("min ACKed", acked("c", mode)),
+            )
     report_starts(setup, variants)
     report_reloads(setup)
 

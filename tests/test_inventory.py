@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
 import os
@@ -227,6 +228,7 @@ def test_the_hook_entry_records_matched_phones_only(tmp_path: Path) -> None:
         assert hook_entry.decide(b"\x00\x15\x65\0\0\1", b"yealink", None, ZERO, ZERO) is None
     finally:
         hook_entry.stop()  # writes what is buffered
+        gc.unfreeze()  # load() froze every object; see tests/test_hook_entry.py
     assert [p.mac for p in read_phones(db)] == ["0c:38:3e:11:3a:f8"]
     assert reports.counts("fanvil-inventory-recorded") == 1
 
