@@ -51,6 +51,8 @@ def rows(cluster: PgCluster) -> dict[str, dict[str, Any]]:
         text=True,
         check=False,
     )
+    if "no kea-fanvil inventory there yet" in done.stderr:
+        return {}  # the hook creates the tables with its first batch
     assert done.returncode == 0, done.stderr
     return {row["mac"]: row for row in json.loads(done.stdout)}
 
@@ -77,8 +79,7 @@ def test_an_ha_pair_writes_one_table(tmp_path: Path, cluster: PgCluster) -> None
 
         client_dora(ha.phones, "0c:38:3e:00:00:01", b"Fanvil X4 2.1", PRL)
         client_dora(ha.phones, "0c:38:3e:00:00:02", b"Fanvil C62 2.2", PRL)
-        # Both sightings (OFFER, ACK) of both phones written before the primary goes.
-        wait_for(lambda: [r["times_seen"] for r in rows(cluster).values()] == [2, 2])
+        wait_for(lambda: len(rows(cluster)) == 2)
         kill_hard(peers[PRIMARY_NAME])
         wait_for_state(peers[STANDBY_NAME], "partner-down", 10.0)
         client_dora(ha.phones, "0c:38:3e:00:00:02", b"Fanvil C62 2.2", PRL)  # seen by both
@@ -94,7 +95,10 @@ def test_an_ha_pair_writes_one_table(tmp_path: Path, cluster: PgCluster) -> None
     assert table["0c:38:3e:00:00:01"]["server"] == f"kea-{PRIMARY_NAME}"
     assert table["0c:38:3e:00:00:03"]["server"] == f"kea-{STANDBY_NAME}"
     both = table["0c:38:3e:00:00:02"]
-    assert both["model"] == "C62" and both["times_seen"] == 4  # an OFFER and an ACK from each
+    # Counted by both servers: each wrote at least its first sighting (a repeat with the same
+    # facts in a later batch is only counted, and written up to a minute later, which the
+    # SIGKILLed primary never did).
+    assert both["model"] == "C62" and both["times_seen"] >= 2
     assert both["first_seen"] < both["last_seen"]
     # One table, in PostgreSQL itself: what the CLI read is what is stored.
     assert cluster.psql("SELECT count(*) FROM kea_fanvil_phones").strip() == "3"
