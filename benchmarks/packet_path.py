@@ -567,9 +567,14 @@ def report(setup: Setup) -> None:
                 out[v] = f"{min(s['acks'] / s['discovers'] for s in runs):.2%}"
         return out
 
+    measured = {(k[0], k[1]) for k in by}
+
+    def threads_label(mode: str) -> str:
+        return "threads off" if mode == "off" else "threads on (4, queue 64)"
+
     for mode in args.threads:
-        threads = "threads off" if mode == "off" else "threads on (4, queue 64)"
-        if ("a", mode) in {(k[0], k[1]) for k in by}:
+        threads = threads_label(mode)
+        if ("a", mode) in measured:
             figure_table(
                 f"(a) Kea CPU time per completed DORA, µs: {args.rate:,} DORA/s offered for "
                 f"{args.rate_seconds} s, {threads}",
@@ -577,7 +582,7 @@ def report(setup: Setup) -> None:
                 ".1f",
                 ("min ACKed", acked("a", mode)),
             )
-        if ("b", mode) in {(k[0], k[1]) for k in by}:
+        if ("b", mode) in measured:
             figure_table(
                 f"(b) ACKs completed per second: {args.saturation_rate:,} DORA/s offered for "
                 f"{args.saturation_seconds} s, {threads}",
@@ -586,11 +591,10 @@ def report(setup: Setup) -> None:
                 ("min ACKed", acked("b", mode)),
             )
     for mode in args.threads:
-        if ("c", mode) in {(k[0], k[1]) for k in by}:
-            threads = "threads off" if mode == "off" else "threads on (4, queue 64)"
+        if ("c", mode) in measured:
             figure_table(
                 f"(c) instructions per DORA (callgrind Ir): {args.callgrind_rate} DORA/s for "
-                f"{args.callgrind_seconds} s, drop time 5 s, {threads}",
+                f"{args.callgrind_seconds} s, drop time 5 s, {threads_label(mode)}",
                 column("c", mode, "instructions_per_dora"),
                 ",.0f",
                 ("min ACKed", acked("c", mode)),
