@@ -20,7 +20,9 @@ from kea_fanvil.fanvil.identify import (
     mac_bytes,
     parse_vendor_class,
 )
-from kea_fanvil.policy.models import Delivery, Policy
+from kea_fanvil.policy import dhcp_options
+from kea_fanvil.policy.dhcp_options import DhcpOptions
+from kea_fanvil.policy.models import Delivery, Device, Policy
 from kea_fanvil.wire import options
 
 __all__ = [
@@ -32,7 +34,9 @@ __all__ = [
     "RawDecision",
     "Request",
     "decide",
+    "device_phone_options",
     "encode_url_options",
+    "phone_options",
 ]
 
 MatchedBy = Literal["device", "vendor-class", "oui"]
@@ -40,13 +44,20 @@ Options = tuple[tuple[int, bytes], ...]
 RawDecision = tuple[Options, bytes | None]
 _NO_ADDRESS = b"\0\0\0\0"
 # The decision table (Engine.table): magic, end marker and "no index", as decision_table.h says.
-_TABLE_MAGIC = b"KFT1"
+_TABLE_MAGIC = b"KFT2"
 _TABLE_END = b"KFTE"
 _NONE = 0xFFFFFFFF
 
 
 def _u32(value: int) -> bytes:
     return value.to_bytes(4, "little")
+
+
+def _option_set(found: Options) -> bytes:
+    out = bytearray(len(found).to_bytes(2, "little"))
+    for code, data in found:
+        out += bytes([code]) + len(data).to_bytes(2, "little") + data
+    return bytes(out)
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,7 @@ class _Device:
     label: str
     url: str | None
     boot_file: str | None
+    extras: Options  # its phone options merged over its model's (policy.dhcp_options)
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class _Site:
     networks: tuple[tuple[int, int], ...]  # (network, netmask) as integers
     url: str | None
     boot_file: str | None
+    extras: Options
 
 
 class Engine:
@@ -121,8 +134,17 @@ class Engine:
         )
         self.mac_prefixes = policy.match.mac_prefixes()
         self._prefixes = PrefixMatcher(self.mac_prefixes)
+        section = policy.dhcp_options or DhcpOptions()
+        # Interned: 100,000 devices of a few models share a few tuples, not one each.
+        interned: dict[Options, Options] = {(): ()}
         self._devices = {
-            mac_bytes(d.mac): _Device(d.name or d.mac, d.url, d.boot_file) for d in policy.devices
+            mac_bytes(d.mac): _Device(
+                d.name or d.mac,
+                d.url,
+                d.boot_file,
+                interned.setdefault(extras := device_phone_options(section, d), extras),
+            )
+            for d in policy.devices
         }
         self._sites = tuple(
             _Site(
@@ -130,12 +152,14 @@ class Engine:
                 tuple((int(n.network_address), int(n.netmask)) for n in s.subnets),
                 s.url,
                 s.boot_file,
+                dhcp_options.encode(s.dhcp_options, section),
             )
             for s in policy.sites
         )
-        # Memoised encodings: a policy has few distinct (URL, boot file) pairs unless its
-        # devices override them, and encoding per packet would dominate a decision's cost.
-        self._encoded_cache: dict[tuple[str, str | None], RawDecision] = {}
+        self._default_extras = dhcp_options.encode(section.default, section)
+        # Memoised encodings: a policy has few distinct (URL, boot file, options) sets unless
+        # its devices override them, and encoding per packet would dominate a decision's cost.
+        self._encoded_cache: dict[tuple[str, str | None, Options, Options], RawDecision] = {}
 
     def _site(self, giaddr: bytes, yiaddr: bytes) -> _Site | None:
         if not self._sites:
@@ -148,15 +172,20 @@ class Engine:
                         return site
         return None
 
-    def _encoded(self, url: str, boot: str | None) -> RawDecision:
-        key = (url, boot)
+    def _encoded(
+        self, url: str, boot: str | None, device_extras: Options, site_extras: Options
+    ) -> RawDecision:
+        key = (url, boot, device_extras, site_extras)
         found = self._encoded_cache.get(key)
         if found is None:
             chosen = encode_url_options(self.policy.delivery, url)
             file_field = None
             if boot is not None:
                 file_field = options.encode_bootfile_name(boot)
-                chosen = tuple(sorted((*chosen, (options.OPTION_BOOTFILE_NAME, file_field))))
+                chosen = (*chosen, (options.OPTION_BOOTFILE_NAME, file_field))
+            # The policy keeps the URL's codes and the phone options' apart (cross_check).
+            extras = dhcp_options.merge(device_extras, site_extras, self._default_extras)
+            chosen = tuple(sorted((*chosen, *extras)))
             # Racing threads may both fill the same key with equal values: harmless.
             found = self._encoded_cache[key] = (chosen, file_field)
         return found
@@ -178,8 +207,17 @@ class Engine:
         boot = (device and device.boot_file) or (site and site.boot_file) or None
         return matched, url, boot, site, device
 
-    def _select(self, url: str, boot: str | None, prl: bytes | None) -> RawDecision:
-        chosen, file_field = self._encoded(url, boot)
+    def _select(
+        self,
+        url: str,
+        boot: str | None,
+        device: _Device | None,
+        site: _Site | None,
+        prl: bytes | None,
+    ) -> RawDecision:
+        chosen, file_field = self._encoded(
+            url, boot, device.extras if device else (), site.extras if site else ()
+        )
         if not self._always:
             asked = prl or b""
             chosen = tuple(o for o in chosen if o[0] in asked)
@@ -198,7 +236,8 @@ class Engine:
         resolved = self._resolve(mac, vendor_class, giaddr, yiaddr)
         if resolved is None:
             return None
-        return self._select(resolved[1], resolved[2], prl)
+        _, url, boot, site, device = resolved
+        return self._select(url, boot, device, site, prl)
 
     def explain(
         self, mac: bytes, vendor_class: bytes | None, giaddr: bytes, yiaddr: bytes
@@ -219,7 +258,7 @@ class Engine:
         """This engine as the flat decision table the C++ hook evaluates per packet.
 
         The format and its evaluation are defined in kea_fanvil/kea_hook/src/decision_table.h
-        (format 1); the hook's answers must equal :meth:`decide_raw`'s byte for byte, which
+        (format 2); the hook's answers must equal :meth:`decide_raw`'s byte for byte, which
         tests/test_decision_table.py checks on generated policies. Built from the very
         structures :meth:`decide_raw` uses, so the two cannot read a policy differently.
         """
@@ -232,29 +271,38 @@ class Engine:
         def boot_index(boot: str | None) -> int:
             return _NONE if boot is None else boots.setdefault(boot, len(boots))
 
+        extras: dict[Options, int] = {}
+
+        def extras_index(found: Options) -> int:
+            return _NONE if not found else extras.setdefault(found, len(extras))
+
+        default_extras = extras_index(self._default_extras)
+
         sites = bytearray(_u32(len(self._sites)))
         for site in self._sites:
             sites += _u32(url_index(site.url)) + _u32(boot_index(site.boot_file))
-            sites += _u32(len(site.networks))
+            sites += _u32(extras_index(site.extras)) + _u32(len(site.networks))
             for network, mask in site.networks:
                 sites += _u32(network) + _u32(mask)
         devices = bytearray(_u32(len(self._devices)))
         for mac, device in self._devices.items():
             devices += bytes([len(mac)]) + mac
             devices += _u32(url_index(device.url)) + _u32(boot_index(device.boot_file))
+            devices += _u32(extras_index(device.extras))
         out = bytearray(_TABLE_MAGIC)
         out += _u32(1 if self._always else 0)
         out += _u32(len(urls))
         for url in urls:  # insertion order is index order
-            encoded = encode_url_options(self.policy.delivery, url)
-            out += len(encoded).to_bytes(2, "little")
-            for code, data in encoded:
-                out += bytes([code]) + len(data).to_bytes(2, "little") + data
+            out += _option_set(encode_url_options(self.policy.delivery, url))
         out += _u32(len(boots))
         for boot in boots:
             data = options.encode_bootfile_name(boot)
             out += len(data).to_bytes(2, "little") + data
+        out += _u32(len(extras))
+        for found in extras:
+            out += _option_set(found)
         out += _u32(0)  # the default URL is urls[0]
+        out += _u32(default_extras)
         out += _u32(len(self._vendor_prefixes))
         for prefix in self._vendor_prefixes:
             out += len(prefix).to_bytes(2, "little") + prefix
@@ -274,7 +322,7 @@ class Engine:
             return Decision(None)
         vendor = parse_vendor_class(request.vendor_class) if request.vendor_class else None
         matched, url, boot, site, device = resolved
-        chosen, _ = self._select(url, boot, request.prl)
+        chosen, _ = self._select(url, boot, device, site, request.prl)
         return Decision(
             matched,
             url,
@@ -300,6 +348,19 @@ def encode_url_options(delivery: Delivery, url: str) -> Options:
         code = delivery.custom_option
         encoded.append((code, options.encode_custom_option(code, url)))
     return tuple(encoded)
+
+
+def phone_options(policy: Policy) -> DhcpOptions:
+    """The policy's ``dhcp_options`` section, or its defaults when the policy has none."""
+    return policy.dhcp_options or DhcpOptions()
+
+
+def device_phone_options(section: DhcpOptions, device: Device) -> Options:
+    """A device's own phone options merged over its model's: what it gets before its site's
+    and the default's (policy.dhcp_options explains the order)."""
+    own = dhcp_options.encode(device.dhcp_options, section)
+    model = dhcp_options.encode(section.for_model(device.model), section)
+    return dhcp_options.merge(own, model) if model else own
 
 
 def decide(policy: Policy, request: Request) -> Decision:

@@ -128,6 +128,8 @@ def assert_agree(binary: Path, policy: Policy, requests: list[Req]) -> Counter[s
             kinds["in a site" if explained[3] is not None else "in no site"] += 1
             kinds["options" if raw[0] else "no option"] += 1
             kinds["file field" if raw[1] is not None else "no file field"] += 1
+            phone = {code for code, _ in raw[0]} & {2, 42, 100, 101, 120, 132, 133}
+            kinds["phone options" if phone else "no phone option"] += 1
     return kinds
 
 
@@ -157,6 +159,23 @@ VENDOR_PREFIXES = st.sampled_from(
     min_size=1,
     max_size=6,
 )
+
+
+_SIP_HOST = st.from_regex(r"[a-z][a-z0-9]{0,10}(\.[a-z][a-z0-9-]{0,8}[a-z]){0,2}", fullmatch=True)
+# Phone options (policy.dhcp_options): each field set or not, so that levels fall back per code.
+PHONE_OPTIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "vlan": st.integers(1, 4094),
+        "ntp_servers": st.lists(st.ip_addresses(v=4).map(str), min_size=1, max_size=3),
+        "sip_servers": st.lists(st.ip_addresses(v=4).map(str), min_size=1, max_size=2)
+        | st.lists(_SIP_HOST, min_size=1, max_size=2),
+        "time_offset": st.integers(-43200, 50400),
+        "posix_timezone": st.sampled_from(["CET-1CEST,M3.5.0,M10.5.0/3", "UTC0", "<+0330>-3:30"]),
+        "tzdb_timezone": st.sampled_from(["Europe/Zurich", "UTC", "America/Argentina/Salta"]),
+    },
+)
+MODELS = ("X4", "C62", "x3s")
 
 
 def _prefix_text(raw: bytes) -> str:
@@ -192,6 +211,16 @@ def policies(draw: st.DrawFn) -> Policy:
             match["oui_organizations"] = ["Fanvil Technology"]
         doc["match"] = match
     oui_bytes = [mac_bytes(o) for o in match.get("ouis", [])] or [bytes.fromhex("0c383e")]
+    maybe_options = st.none() | PHONE_OPTIONS
+    if draw(st.booleans()):
+        section: dict[str, Any] = {"default": draw(PHONE_OPTIONS)}
+        section["models"] = draw(st.dictionaries(st.sampled_from(MODELS[:2]), PHONE_OPTIONS))
+        section["vlan_format"] = draw(st.sampled_from(["vlan-a", "decimal", "u16", "u32"]))
+        if custom != 133:  # the VLAN's code may not be the URL's custom option
+            section["vlan_option"] = 133
+        doc["dhcp_options"] = section
+    elif custom == 132:
+        doc["delivery"]["custom_option"] = None if option_66 or option_43 != "off" else 150
 
     sites = []
     for i in range(draw(st.integers(0, 4))):
@@ -210,6 +239,8 @@ def policies(draw: st.DrawFn) -> Policy:
             site["url"] = url
         if (boot := draw(maybe_boot)) is not None:
             site["boot_file"] = boot
+        if (extra := draw(maybe_options)) is not None:
+            site["dhcp_options"] = extra
         sites.append(site)
     doc["sites"] = sites
 
@@ -226,9 +257,22 @@ def policies(draw: st.DrawFn) -> Policy:
             device["url"] = url
         if (boot := draw(maybe_boot)) is not None:
             device["boot_file"] = boot
+        if (extra := draw(maybe_options)) is not None:
+            device["dhcp_options"] = extra
         devices.append(device)
     doc["devices"] = devices
-    return parse_policy(yaml.safe_dump(doc, allow_unicode=draw(st.booleans())), "gen.yaml")
+    policy = parse_policy(yaml.safe_dump(doc, allow_unicode=draw(st.booleans())), "gen.yaml")
+    # Models set afterwards: in the file they make the policy one with provisioning files,
+    # whose checks would refuse most generated boot file names; the engine reads only them.
+    models = draw(st.lists(st.none() | st.sampled_from(MODELS), min_size=len(devices)))
+    return policy.model_copy(
+        update={
+            "devices": [
+                d.model_copy(update={"model": m}) if m else d
+                for d, m in zip(policy.devices, models, strict=False)
+            ]
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,28 +468,28 @@ def test_truncated_table(table_eval: Path) -> None:
     assert _parse_error(table_eval, b"") == [
         "error: decision table: offset 0: truncated: magic needs 4 bytes, 0 left"
     ]
-    # The last entry is the device: u8 MAC length, 6 bytes of MAC, u32 url, u32 boot, 15 bytes
-    # after its u32 count.
-    count_at, url_at = end - 19, end - 8
+    # The last entry is the device: u8 MAC length, 6 bytes of MAC, u32 url, u32 boot, u32
+    # extras, 23 bytes after its u32 count.
+    count_at, boot_at = end - 23, end - 8
     assert _parse_error(table_eval, table[:-10]) == [
-        f"error: decision table: offset {url_at}: truncated: device 0 url needs 4 bytes, 2 left"
+        f"error: decision table: offset {boot_at}: truncated: device 0 boot needs 4 bytes, 2 left"
     ]
-    # Fewer bytes than the smallest device entry (9): the count is refused before the entry.
-    assert _parse_error(table_eval, table[:-12]) == [
+    # Fewer bytes than the smallest device entry (13): the count is refused before the entry.
+    assert _parse_error(table_eval, table[:-16]) == [
         f"error: decision table: offset {count_at}: device count 1 runs past the end (7 bytes "
-        "left, each entry at least 9)"
+        "left, each entry at least 13)"
     ]
 
 
 def test_bad_magic(table_eval: Path) -> None:
-    assert _parse_error(table_eval, b"KFT2" + _sample_table()[4:]) == [
-        'error: decision table: offset 0: bad magic "KFT2" (expected "KFT1")'
+    assert _parse_error(table_eval, b"KFT1" + _sample_table()[4:]) == [
+        'error: decision table: offset 0: bad magic "KFT1" (expected "KFT2")'
     ]
 
 
 def test_index_out_of_range(table_eval: Path) -> None:
     table = _sample_table()
-    at = len(table) - 4 - 8  # the device's url index, before its boot index and "KFTE"
+    at = len(table) - 4 - 12  # the device's url index, before its boot and extras indices
     assert table[at : at + 4] == (1).to_bytes(4, "little")  # urls[1]: the device's URL
     patched = table[:at] + (2).to_bytes(4, "little") + table[at + 4 :]
     assert _parse_error(table_eval, patched) == [

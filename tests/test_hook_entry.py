@@ -227,7 +227,7 @@ def test_every_installed_policy_is_published_first(tmp_path: Path) -> None:
     write(policy, POLICY.format(url="http://v1.example.com/"))
     outcome = hook_entry.load(str(policy), 0.02, lambda *r: reports.append(r), "", published)
     assert outcome[0] == "loaded"
-    assert len(tables) == 1 and tables[0].startswith(b"KFT1") and b"v1.example.com" in tables[0]
+    assert len(tables) == 1 and tables[0].startswith(b"KFT2") and b"v1.example.com" in tables[0]
     write(policy, POLICY.format(url="http://v2.example.com/"))
     wait_for(lambda: len(reports) == 1)
     assert reports[0][0] == "reloaded"

@@ -223,6 +223,7 @@ def test_schema_lists_the_top_level_keys() -> None:
         "match",
         "sites",
         "devices",
+        "dhcp_options",
         "devices_file",
         "files",
     }
@@ -241,8 +242,7 @@ def test_devices_file_row_with_too_many_values(tmp_path: Path) -> None:
 
 def test_a_bad_mac_does_not_hide_a_duplicate_one() -> None:
     text = BASE + (
-        "devices:\n  - mac: 0c:38:3e:zz:00:01\n  - mac: 0c383e000002\n"
-        "  - mac: 0c:38:3e:00:00:02\n"
+        "devices:\n  - mac: 0c:38:3e:zz:00:01\n  - mac: 0c383e000002\n  - mac: 0c:38:3e:00:00:02\n"
     )
     assert _problems(text) == [
         "p.yaml:5:10: devices[0].mac: '0c:38:3e:zz:00:01' is not a MAC address (use "

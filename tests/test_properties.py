@@ -471,6 +471,7 @@ def valid_policies(draw: st.DrawFn, max_devices: int = 5) -> tuple[dict[str, Any
         },
         "sites": [],
         "devices": [],
+        "dhcp_options": None,
         "devices_file": None,
     }
     if draw(st.booleans()):
@@ -514,6 +515,7 @@ def valid_policies(draw: st.DrawFn, max_devices: int = 5) -> tuple[dict[str, Any
             "subnet": nets if isinstance(site["subnet"], list) else nets[:1],
             "url": None,
             "boot_file": None,
+            "dhcp_options": None,
         }
         if draw(st.booleans()):
             site["url"] = want["url"] = draw(URLS)
@@ -525,7 +527,13 @@ def valid_policies(draw: st.DrawFn, max_devices: int = 5) -> tuple[dict[str, Any
     for raw in raws:
         _, spelled = draw(mac_spellings(raw))
         device: dict[str, Any] = {"mac": spelled}
-        want = {"mac": format_mac(raw), "name": None, "url": None, "boot_file": None}
+        want = {
+            "mac": format_mac(raw),
+            "name": None,
+            "url": None,
+            "boot_file": None,
+            "dhcp_options": None,
+        }
         for key, strategy in (("name", NAMES), ("url", URLS), ("boot_file", BOOT_FILES)):
             if draw(st.booleans()):
                 device[key] = want[key] = draw(strategy)
@@ -923,7 +931,13 @@ def inventories(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]], list[int]]:
         filled = max(i for i, cell in enumerate(row) if cell) + 1
         writer.writerow(row[: draw(st.integers(filled, len(row)))])  # short rows are fine
         line += 1
-        want = {"mac": format_mac(raw), "name": None, "url": None, "boot_file": None}
+        want = {
+            "mac": format_mac(raw),
+            "name": None,
+            "url": None,
+            "boot_file": None,
+            "dhcp_options": None,
+        }
         for column in columns:
             if column == "mac":
                 continue
@@ -955,7 +969,8 @@ def test_devices_file_rows_load(
         Path(tmp, "policy.yaml").write_text(policy_text, encoding="utf-8")
         policy = load_policy(Path(tmp, "policy.yaml"))
     inline_expected = [
-        {"mac": format_mac(raw), "name": None, "url": None, "boot_file": None} for raw in inline
+        {"mac": format_mac(raw), "name": None, "url": None, "boot_file": None, "dhcp_options": None}
+        for raw in inline
     ]
     assert [d.model_dump(mode="json") for d in policy.devices] == inline_expected + expected
 

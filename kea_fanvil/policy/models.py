@@ -30,6 +30,7 @@ from kea_fanvil.fanvil.identify import (
     ouis_of_organization,
 )
 from kea_fanvil.fanvil.naming import url_problem
+from kea_fanvil.policy.dhcp_options import DhcpOptions, PhoneOptions
 from kea_fanvil.policy.files import CustomFileName, FileSettings, FilesPolicy, ModelName
 from kea_fanvil.redact import mask
 from kea_fanvil.wire import options
@@ -51,6 +52,7 @@ __all__ = [
     "Url",
     "cross_check",
     "invisible_character",
+    "phone_option_levels",
     "shadowed_sites",
     "shared_checks",
     "site_overlaps",
@@ -247,6 +249,9 @@ class Site(_Model):
     )
     url: Url | None = None
     boot_file: BootFile | None = None
+    dhcp_options: PhoneOptions | None = Field(
+        None, description="VLAN, SIP, NTP and time options for the site's phones."
+    )
 
     @property
     def subnets(self) -> list[ipaddress.IPv4Network]:
@@ -259,6 +264,9 @@ class Device(_Model):
     url: Url | None = None
     boot_file: BootFile | None = Field(
         None, description="ID-oriented file name: sent as option 67 and in the BOOTP file field."
+    )
+    dhcp_options: PhoneOptions | None = Field(
+        None, description="VLAN, SIP, NTP and time options for this phone alone."
     )
     # Read by `kea-fanvil files build` only; exclude=True keeps them out of dumps, so the
     # renderers' policy fingerprint (and output) does not move when they change.
@@ -284,6 +292,11 @@ class Policy(_Model):
     match: Match = Field(default_factory=Match)
     sites: list[Site] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
+    dhcp_options: DhcpOptions | None = Field(
+        None,
+        description="The phone's other options (VLAN, SIP servers, NTP, time offset, time "
+        "zone): the default, per model, and the encoding settings.",
+    )
     devices_file: Text | None = Field(
         None,
         description="CSV inventory (columns mac,url,boot_file,name,model), relative to the "
@@ -329,7 +342,55 @@ def cross_check(policy: Policy) -> list[tuple[Location, str]]:
         [(("devices", i, "mac"), d.mac) for i, d in enumerate(policy.devices)],
         policy.delivery.option_43,
     )
+    problems += _phone_option_problems(policy)
     return problems
+
+
+def phone_option_levels(policy: Policy) -> list[tuple[Location, PhoneOptions]]:
+    """Every level of phone options the policy sets, with its location."""
+    section = policy.dhcp_options
+    found: list[tuple[Location, PhoneOptions]] = []
+    if section is not None:
+        found.append((("dhcp_options", "default"), section.default))
+        found += [(("dhcp_options", "models", m), o) for m, o in section.models.items()]
+    found += [
+        (("sites", i, "dhcp_options"), s.dhcp_options)
+        for i, s in enumerate(policy.sites)
+        if s.dhcp_options is not None
+    ]
+    found += [
+        (("devices", i, "dhcp_options"), d.dhcp_options)
+        for i, d in enumerate(policy.devices)
+        if d.dhcp_options is not None
+    ]
+    return found
+
+
+def _phone_option_problems(policy: Policy) -> list[tuple[Location, str]]:
+    problems: list[tuple[Location, str]] = [
+        (("dhcp_options", "models", name), f"{name!r} repeats {earlier!r} (case is ignored)")
+        for name, earlier in (policy.dhcp_options.repeated_models() if policy.dhcp_options else [])
+    ]
+    return problems + _vlan_clash(policy)
+
+
+def _vlan_clash(policy: Policy) -> list[tuple[Location, str]]:
+    # One code cannot carry both the URL and the VLAN: the phone would read one as the other.
+    section = policy.dhcp_options or DhcpOptions()
+    if policy.delivery.custom_option != section.vlan_option:
+        return []
+    if not any(o.vlan is not None for _, o in phone_option_levels(policy)):
+        return []
+    where: Location = (
+        ("dhcp_options", "vlan_option") if policy.dhcp_options else ("delivery", "custom_option")
+    )
+    return [
+        (
+            where,
+            f"option {section.vlan_option} would carry both the URL (delivery.custom_option) "
+            "and the VLAN (dhcp_options.vlan_option); give one of them another code",
+        )
+    ]
 
 
 def shared_checks(

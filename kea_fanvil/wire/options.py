@@ -172,6 +172,11 @@ def option_view(code: int, data: bytes, show_secrets: bool) -> OptionView:
     if not show_secrets and mask(text) != text:
         return OptionView(code, mask(text), None)
     shown = text if data.isascii() and text == data.decode("latin-1") else ""
+    if not shown:
+        # Imported here: phone_options builds on this module's limits.
+        from kea_fanvil.wire.phone_options import describe
+
+        shown = describe(code, data) or ""
     return OptionView(code, shown, data.hex())
 
 

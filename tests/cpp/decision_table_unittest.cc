@@ -70,21 +70,25 @@ struct SiteSpec {
     uint32_t url = NONE;
     uint32_t boot = NONE;
     std::vector<std::pair<uint32_t, uint32_t>> networks;  // (network, mask)
+    uint32_t extras = NONE;
 };
 
 struct DeviceSpec {
     std::string mac;
     uint32_t url = NONE;
     uint32_t boot = NONE;
+    uint32_t extras = NONE;
 };
 
-// A table's content; bytes() lays it out in format 1, lengths and counts taken from the
+// A table's content; bytes() lays it out in format 2, lengths and counts taken from the
 // content, so a test states only what it is about.
 struct TableSpec {
     uint32_t flags = 1;  // always_send
     std::vector<std::vector<Opt>> urls{{{66, "tftp://default/"}}};
     std::vector<std::string> boots;
+    std::vector<std::vector<Opt>> extras;
     uint32_t default_url = 0;
+    uint32_t default_extras = NONE;
     std::vector<std::string> vendor;
     std::vector<std::string> prefixes;
     std::vector<SiteSpec> sites;
@@ -93,18 +97,23 @@ struct TableSpec {
 
     std::vector<uint8_t> bytes() const {
         Writer w;
-        w.raw("KFT1").u32(flags).u32(static_cast<uint32_t>(urls.size()));
-        for (const auto& set : urls) {
-            w.u16(static_cast<uint32_t>(set.size()));
-            for (const Opt& o : set) {
-                w.u8(o.code).u16(static_cast<uint32_t>(o.data.size())).raw(o.data);
+        auto sets = [&w](const std::vector<std::vector<Opt>>& all) {
+            w.u32(static_cast<uint32_t>(all.size()));
+            for (const auto& set : all) {
+                w.u16(static_cast<uint32_t>(set.size()));
+                for (const Opt& o : set) {
+                    w.u8(o.code).u16(static_cast<uint32_t>(o.data.size())).raw(o.data);
+                }
             }
-        }
+        };
+        w.raw("KFT2").u32(flags);
+        sets(urls);
         w.u32(static_cast<uint32_t>(boots.size()));
         for (const auto& b : boots) {
             w.u16(static_cast<uint32_t>(b.size())).raw(b);
         }
-        w.u32(default_url).u32(static_cast<uint32_t>(vendor.size()));
+        sets(extras);
+        w.u32(default_url).u32(default_extras).u32(static_cast<uint32_t>(vendor.size()));
         for (const auto& v : vendor) {
             w.u16(static_cast<uint32_t>(v.size())).raw(v);
         }
@@ -114,14 +123,15 @@ struct TableSpec {
         }
         w.u32(static_cast<uint32_t>(sites.size()));
         for (const auto& s : sites) {
-            w.u32(s.url).u32(s.boot).u32(static_cast<uint32_t>(s.networks.size()));
+            w.u32(s.url).u32(s.boot).u32(s.extras).u32(static_cast<uint32_t>(s.networks.size()));
             for (const auto& [network, mask] : s.networks) {
                 w.u32(network).u32(mask);
             }
         }
         w.u32(static_cast<uint32_t>(devices.size()));
         for (const auto& d : devices) {
-            w.u8(static_cast<uint32_t>(d.mac.size())).raw(d.mac).u32(d.url).u32(d.boot);
+            w.u8(static_cast<uint32_t>(d.mac.size())).raw(d.mac).u32(d.url).u32(d.boot).u32(
+                d.extras);
         }
         w.raw(end);
         return w.bytes();
@@ -201,7 +211,7 @@ TEST(DecisionTable, minimalTableParses) {
     EXPECT_EQ(0u, table->prefixes());
     EXPECT_EQ(0u, table->sites());
     EXPECT_EQ(0u, table->devices());
-    EXPECT_EQ(60u, table->size());  // the layout spelled out in the parse error tests below
+    EXPECT_EQ(68u, table->size());  // the layout spelled out in the parse error tests below
     EXPECT_EQ("none", decide(*table, {PHONE}));  // nothing identifies a phone
 }
 
@@ -399,6 +409,36 @@ TEST(DecisionTable, zeroAddressIsNeverConsidered) {
     EXPECT_EQ("66:any", decide(*table, {PHONE, {}, {}, 0, ip(1, 0, 0, 0)}));
 }
 
+TEST(DecisionTable, phoneOptionsFallBackPerCode) {
+    // Per code: the device's set, else the site's, else the default's (Engine's merge()).
+    TableSpec spec;
+    spec.urls = {{{66, "u"}}};
+    spec.boots = {"id.cfg"};
+    spec.extras = {{{2, "D2"}, {42, "D42"}, {132, "D132"}},  // 0: default
+                   {{42, "S42"}, {120, "S120"}},              // 1: site
+                   {{132, "V132"}}};                          // 2: device
+    spec.default_extras = 0;
+    spec.prefixes = {bin("0c383e")};
+    spec.sites = {{NONE, NONE, {{ip(10, 0, 0, 0), ip(255, 0, 0, 0)}}, 1}};
+    std::string dev = bin("0c383e000009");
+    spec.devices = {{dev, NONE, 0, 2}};
+    auto table = spec.parse();
+    EXPECT_EQ(3u, table->extras());
+    EXPECT_EQ("2:D2 42:D42 66:u 132:D132", decide(*table, {PHONE}));
+    EXPECT_EQ("2:D2 42:S42 66:u 120:S120 132:D132", decide(*table, {PHONE, {}, {}, 0,
+                                                                    ip(10, 0, 0, 7)}));
+    EXPECT_EQ("2:D2 42:S42 66:u 67:id.cfg 120:S120 132:V132 file:id.cfg",
+              decide(*table, {dev, {}, {}, ip(10, 1, 2, 3)}));
+    // Without always_send, option 55 filters the merged set; an unasked code of the device
+    // still hides the site's and the default's.
+    spec.flags = 0;
+    table = spec.parse();
+    EXPECT_EQ("42:S42 file:id.cfg",
+              decide(*table, {dev, {}, std::string("\x2a", 1), ip(10, 1, 2, 3)}));
+    EXPECT_EQ("132:V132 file:id.cfg", decide(*table, {dev, {}, std::string("\x84\x01", 2)}));
+    EXPECT_EQ("file:id.cfg", decide(*table, {dev, {}, std::string("\x01", 1)}));
+}
+
 TEST(DecisionTable, siteWithoutNetworksNeverMatches) {
     TableSpec spec;
     spec.urls = {{{66, "default"}}, {{66, "empty"}}};
@@ -569,10 +609,12 @@ std::string parseError(const std::vector<uint8_t>& b) {
 std::string parseError(const TableSpec& spec) { return parseError(spec.bytes()); }
 
 TEST(DecisionTableParse, layoutOfTheMinimalTable) {
-    // The offsets the tests below rely on.
+    // The offsets the tests below rely on: 0 magic, 4 flags, 8 url count, 12 url 0 (14 code,
+    // 15 length, 17 data), 32 boot count, 36 extras count, 40 default url, 44 default extras,
+    // 48 vendor prefix count, 52 MAC prefix count, 56 site count, 60 device count, 64 end.
     std::vector<uint8_t> b = TableSpec{}.bytes();
-    ASSERT_EQ(60u, b.size());
-    EXPECT_EQ("KFTE", std::string(b.begin() + 56, b.end()));
+    ASSERT_EQ(68u, b.size());
+    EXPECT_EQ("KFTE", std::string(b.begin() + 64, b.end()));
     EXPECT_EQ(15, b[15]);  // option 66's length
     EXPECT_EQ("(parsed)", parseError(b));
 }
@@ -597,70 +639,84 @@ TEST(DecisionTableParse, truncatedAnywhere) {
     EXPECT_EQ("decision table: offset 17: truncated: url 0 option 0 data needs 15 bytes, 14 left",
               cut(31));
     EXPECT_EQ("decision table: offset 32: truncated: boot count needs 4 bytes, 0 left", cut(32));
-    EXPECT_EQ("decision table: offset 36: truncated: default url needs 4 bytes, 0 left", cut(36));
-    EXPECT_EQ("decision table: offset 40: truncated: vendor prefix count needs 4 bytes, 0 left",
-              cut(40));
-    EXPECT_EQ("decision table: offset 44: truncated: MAC prefix count needs 4 bytes, 0 left",
+    EXPECT_EQ("decision table: offset 36: truncated: extras count needs 4 bytes, 0 left",
+              cut(36));
+    EXPECT_EQ("decision table: offset 40: truncated: default url needs 4 bytes, 0 left", cut(40));
+    EXPECT_EQ("decision table: offset 44: truncated: default extras needs 4 bytes, 0 left",
               cut(44));
-    EXPECT_EQ("decision table: offset 48: truncated: site count needs 4 bytes, 0 left", cut(48));
-    EXPECT_EQ("decision table: offset 52: truncated: device count needs 4 bytes, 0 left",
+    EXPECT_EQ("decision table: offset 48: truncated: vendor prefix count needs 4 bytes, 0 left",
+              cut(48));
+    EXPECT_EQ("decision table: offset 52: truncated: MAC prefix count needs 4 bytes, 0 left",
               cut(52));
-    EXPECT_EQ("decision table: offset 56: truncated: end marker needs 4 bytes, 0 left", cut(56));
-    EXPECT_EQ("decision table: offset 56: truncated: end marker needs 4 bytes, 3 left", cut(59));
+    EXPECT_EQ("decision table: offset 56: truncated: site count needs 4 bytes, 0 left", cut(56));
+    EXPECT_EQ("decision table: offset 60: truncated: device count needs 4 bytes, 0 left",
+              cut(60));
+    EXPECT_EQ("decision table: offset 64: truncated: end marker needs 4 bytes, 0 left", cut(64));
+    EXPECT_EQ("decision table: offset 64: truncated: end marker needs 4 bytes, 3 left", cut(67));
 }
 
 TEST(DecisionTableParse, truncatedEntries) {
     TableSpec spec;
-    spec.boots = {"boot.cfg"};          // 32 count, 36 length, 38 data (8), 46 default
+    spec.boots = {"boot.cfg"};          // 32 count, 36 length, 38 data (8), 46 extras count
     std::vector<uint8_t> b = spec.bytes();
     EXPECT_EQ("decision table: offset 38: truncated: boot 0 data needs 8 bytes, 4 left",
               parseError(std::vector<uint8_t>(b.begin(), b.begin() + 42)));
 
     spec = TableSpec{};
-    spec.vendor = {"fanvil"};           // 40 count, 44 length, 46 prefix (6)
+    spec.extras = {{{42, "ntp!"}}};     // 36 count, 40 option count, 42 code, 43 length, 45 data
     b = spec.bytes();
-    // Fewer bytes than the smallest entry: the count is refused before the entry is read.
-    EXPECT_EQ("decision table: offset 40: vendor prefix count 1 runs past the end (1 bytes "
-              "left, each entry at least 2)",
-              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 45)));
-    EXPECT_EQ("decision table: offset 46: truncated: vendor prefix 0 needs 6 bytes, 2 left",
-              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 48)));
+    EXPECT_EQ("decision table: offset 45: truncated: extras 0 option 0 data needs 4 bytes, 1 left",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 46)));
 
     spec = TableSpec{};
-    spec.prefixes = {bin("0c383e")};    // 44 count, 48 length, 49 prefix (3)
+    spec.vendor = {"fanvil"};           // 48 count, 52 length, 54 prefix (6)
     b = spec.bytes();
-    EXPECT_EQ("decision table: offset 49: truncated: MAC prefix 0 needs 3 bytes, 2 left",
-              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 51)));
+    // Fewer bytes than the smallest entry: the count is refused before the entry is read.
+    EXPECT_EQ("decision table: offset 48: vendor prefix count 1 runs past the end (1 bytes "
+              "left, each entry at least 2)",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 53)));
+    EXPECT_EQ("decision table: offset 54: truncated: vendor prefix 0 needs 6 bytes, 2 left",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 56)));
+
+    spec = TableSpec{};
+    spec.prefixes = {bin("0c383e")};    // 52 count, 56 length, 57 prefix (3)
+    b = spec.bytes();
+    EXPECT_EQ("decision table: offset 57: truncated: MAC prefix 0 needs 3 bytes, 2 left",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 59)));
 
     spec = TableSpec{};
     spec.sites = {{0, NONE, {{ip(10, 0, 0, 0), ip(255, 0, 0, 0)}}}};
-    // 48 count, 52 url, 56 boot, 60 network count, 64 address, 68 mask, 72 device count
+    // 56 count, 60 url, 64 boot, 68 extras, 72 network count, 76 address, 80 mask, 84 devices
     b = spec.bytes();
     // Sites and networks have a fixed size: any cut in one is caught by its count.
-    EXPECT_EQ("decision table: offset 48: site count 1 runs past the end (7 bytes left, each "
-              "entry at least 12)",
-              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 59)));
-    EXPECT_EQ("decision table: offset 60: site 0 network count 1 runs past the end (4 bytes "
+    EXPECT_EQ("decision table: offset 56: site count 1 runs past the end (7 bytes left, each "
+              "entry at least 16)",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 67)));
+    EXPECT_EQ("decision table: offset 72: site 0 network count 1 runs past the end (4 bytes "
               "left, each entry at least 8)",
-              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 68)));
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 80)));
 
     spec = TableSpec{};
-    spec.devices = {{PHONE, 0, NONE}};  // 52 count, 56 MAC length, 57 MAC, 63 url, 67 boot, 71 end
+    spec.devices = {{PHONE, 0, NONE}};  // 60 count, 64 MAC length, 65 MAC, 71 url, 75 boot,
+                                        // 79 extras, 83 end
     b = spec.bytes();
-    EXPECT_EQ("decision table: offset 63: truncated: device 0 url needs 4 bytes, 2 left",
-              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 65)));
-    EXPECT_EQ("decision table: offset 67: truncated: device 0 boot needs 4 bytes, 1 left",
-              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 68)));
-    spec.devices = {{std::string(20, 'm'), 0, NONE}};  // 57 MAC (20 bytes)
+    // A 6-byte MAC makes 19 of the 13 bytes an entry needs at least: the url is never cut.
+    EXPECT_EQ("decision table: offset 75: truncated: device 0 boot needs 4 bytes, 2 left",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 77)));
+    EXPECT_EQ("decision table: offset 79: truncated: device 0 extras needs 4 bytes, 1 left",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 80)));
+    spec.devices = {{std::string(20, 'm'), 0, NONE}};  // 65 MAC (20 bytes), 85 url
     b = spec.bytes();
-    EXPECT_EQ("decision table: offset 57: truncated: device 0 MAC needs 20 bytes, 9 left",
-              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 66)));
+    EXPECT_EQ("decision table: offset 65: truncated: device 0 MAC needs 20 bytes, 12 left",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 77)));
+    EXPECT_EQ("decision table: offset 85: truncated: device 0 url needs 4 bytes, 2 left",
+              parseError(std::vector<uint8_t>(b.begin(), b.begin() + 87)));
 }
 
 TEST(DecisionTableParse, countsThatRunPastTheEnd) {
     // Refused before anything is reserved: a corrupt count must not allocate gigabytes.
     Writer w;
-    w.raw("KFT1").u32(1).u32(0xFFFFFFFFu);
+    w.raw("KFT2").u32(1).u32(0xFFFFFFFFu);
     EXPECT_EQ("decision table: offset 8: url count 4294967295 runs past the end (0 bytes left, "
               "each entry at least 2)",
               parseError(w.bytes()));
@@ -672,37 +728,40 @@ TEST(DecisionTableParse, countsThatRunPastTheEnd) {
         }
         return v;
     };
-    EXPECT_EQ("decision table: offset 32: boot count 13 runs past the end (24 bytes left, each "
+    EXPECT_EQ("decision table: offset 32: boot count 17 runs past the end (32 bytes left, each "
               "entry at least 2)",
-              parseError(patch32(b, 32, 13)));
-    EXPECT_EQ("decision table: offset 40: vendor prefix count 9 runs past the end (16 bytes "
-              "left, each entry at least 2)",
-              parseError(patch32(b, 40, 9)));
-    EXPECT_EQ("decision table: offset 44: MAC prefix count 7 runs past the end (12 bytes left, "
+              parseError(patch32(b, 32, 17)));
+    EXPECT_EQ("decision table: offset 36: extras count 15 runs past the end (28 bytes left, "
               "each entry at least 2)",
-              parseError(patch32(b, 44, 7)));
-    EXPECT_EQ("decision table: offset 48: site count 1 runs past the end (8 bytes left, each "
-              "entry at least 12)",
-              parseError(patch32(b, 48, 1)));
-    EXPECT_EQ("decision table: offset 52: device count 1 runs past the end (4 bytes left, each "
-              "entry at least 9)",
-              parseError(patch32(b, 52, 1)));
+              parseError(patch32(b, 36, 15)));
+    EXPECT_EQ("decision table: offset 48: vendor prefix count 9 runs past the end (16 bytes "
+              "left, each entry at least 2)",
+              parseError(patch32(b, 48, 9)));
+    EXPECT_EQ("decision table: offset 52: MAC prefix count 7 runs past the end (12 bytes left, "
+              "each entry at least 2)",
+              parseError(patch32(b, 52, 7)));
+    EXPECT_EQ("decision table: offset 56: site count 1 runs past the end (8 bytes left, each "
+              "entry at least 16)",
+              parseError(patch32(b, 56, 1)));
+    EXPECT_EQ("decision table: offset 60: device count 1 runs past the end (4 bytes left, each "
+              "entry at least 13)",
+              parseError(patch32(b, 60, 1)));
 
     TableSpec spec;
-    spec.sites = {{NONE, NONE, {}}};  // 48 count, 52 url, 56 boot, 60 network count
-    EXPECT_EQ("decision table: offset 60: site 0 network count 2 runs past the end (8 bytes "
+    spec.sites = {{NONE, NONE, {}}};  // 56 count, 60 url, 64 boot, 68 extras, 72 network count
+    EXPECT_EQ("decision table: offset 72: site 0 network count 2 runs past the end (8 bytes "
               "left, each entry at least 8)",
-              parseError(patch32(spec.bytes(), 60, 2)));
+              parseError(patch32(spec.bytes(), 72, 2)));
 }
 
 TEST(DecisionTableParse, badMagic) {
     std::vector<uint8_t> b = TableSpec{}.bytes();
-    b[3] = '2';
-    EXPECT_EQ("decision table: offset 0: bad magic \"KFT2\" (expected \"KFT1\")", parseError(b));
+    b[3] = '1';  // format 1, before the phone options: refused, not misread
+    EXPECT_EQ("decision table: offset 0: bad magic \"KFT1\" (expected \"KFT2\")", parseError(b));
     b[0] = 0;
     b[1] = 0xff;
     b[2] = '"';
-    EXPECT_EQ("decision table: offset 0: bad magic \"\\x00\\xff\\x22" "2\" (expected \"KFT1\")",
+    EXPECT_EQ("decision table: offset 0: bad magic \"\\x00\\xff\\x22" "1\" (expected \"KFT2\")",
               parseError(b));
 }
 
@@ -710,11 +769,11 @@ TEST(DecisionTableParse, unknownFlags) {
     TableSpec spec;
     spec.flags = 3;
     EXPECT_EQ("decision table: offset 4: unknown flags 0x00000003 (only bit 0, always_send, is "
-              "defined in format 1)",
+              "defined in format 2)",
               parseError(spec));
     spec.flags = 0x80000000u;
     EXPECT_EQ("decision table: offset 4: unknown flags 0x80000000 (only bit 0, always_send, is "
-              "defined in format 1)",
+              "defined in format 2)",
               parseError(spec));
 }
 
@@ -774,46 +833,82 @@ TEST(DecisionTableParse, optionSetOutOfOrder) {
 TEST(DecisionTableParse, defaultUrl) {
     TableSpec spec;
     spec.default_url = NONE;
-    EXPECT_EQ("decision table: offset 36: default url is NONE; it must name a url",
+    EXPECT_EQ("decision table: offset 40: default url is NONE; it must name a url",
               parseError(spec));
     spec.default_url = 1;
-    EXPECT_EQ("decision table: offset 36: default url index 1 is out of range (1 urls)",
+    EXPECT_EQ("decision table: offset 40: default url index 1 is out of range (1 urls)",
               parseError(spec));
-    spec.urls = {};  // 8 count, 12 boot count, 16 default
+    spec.urls = {};  // 8 count, 12 boot count, 16 extras count, 20 default
     spec.default_url = 0;
-    EXPECT_EQ("decision table: offset 16: default url index 0 is out of range (0 urls)",
+    EXPECT_EQ("decision table: offset 20: default url index 0 is out of range (0 urls)",
               parseError(spec));
+}
+
+TEST(DecisionTableParse, extrasSets) {
+    TableSpec spec;
+    spec.default_extras = 0;  // no extras sets
+    EXPECT_EQ("decision table: offset 44: default extras index 0 is out of range (0 extras sets)",
+              parseError(spec));
+    spec = TableSpec{};
+    spec.extras = {{{67, "x"}}};  // 36 count, 40 option count, 42 code
+    EXPECT_EQ("decision table: offset 42: extras 0 option 0 has code 67, the boot file's",
+              parseError(spec));
+    spec.extras = {{{42, "a"}, {42, "b"}}};  // 42 code, 43 length, 45 "a", 46 code
+    EXPECT_EQ("decision table: offset 46: extras 0 option 1 repeats code 42 (an extras set has "
+              "each code once)",
+              parseError(spec));
+    spec.extras = {{{42, "b"}, {2, "a"}}};
+    EXPECT_EQ("decision table: offset 46: extras 0 option 1 (code 2) is out of order: an option "
+              "set is sorted by code, then data",
+              parseError(spec));
+    std::vector<Opt> nine;
+    for (uint8_t code = 130; code < 139; ++code) nine.push_back(Opt{code, "v"});
+    spec.extras = {nine};
+    EXPECT_EQ("decision table: offset 40: extras 0 has 9 options; at most 8 fit a decision",
+              parseError(spec));
+    nine.pop_back();
+    spec.extras = {nine};
+    EXPECT_EQ("(parsed)", parseError(spec));
 }
 
 TEST(DecisionTableParse, siteIndexOutOfRange) {
     TableSpec spec;
-    spec.boots = {"b"};  // 32 count, 36 boot 0 (3 bytes), 39 default, 43 vendor, 47 prefixes,
-                         // 51 site count, 55 url, 59 boot, 63 network count
+    spec.boots = {"b"};  // 32 count, 36 boot 0 (3 bytes), 39 extras count, 43 default, 47
+                         // default extras, 51 vendor, 55 prefixes, 59 site count, 63 url, 67
+                         // boot, 71 extras, 75 network count
     spec.sites = {{1, NONE, {}}};
-    EXPECT_EQ("decision table: offset 55: site 0 url index 1 is out of range (1 urls)",
+    EXPECT_EQ("decision table: offset 63: site 0 url index 1 is out of range (1 urls)",
               parseError(spec));
-    spec.sites = {{0, 0, {}}, {NONE, 1, {}}};  // site 1 at 67: url, 71 boot
-    EXPECT_EQ("decision table: offset 71: site 1 boot index 1 is out of range (1 boots)",
+    spec.sites = {{0, 0, {}}, {NONE, 1, {}}};  // site 1 at 79: url, 83 boot
+    EXPECT_EQ("decision table: offset 83: site 1 boot index 1 is out of range (1 boots)",
+              parseError(spec));
+    spec.sites = {{0, 0, {}, 0}};
+    EXPECT_EQ("decision table: offset 71: site 0 extras index 0 is out of range (0 extras sets)",
               parseError(spec));
 }
 
 TEST(DecisionTableParse, deviceIndexOutOfRange) {
     TableSpec spec;
-    spec.devices = {{PHONE, 7, NONE}};  // 52 count, 56 MAC length, 57 MAC, 63 url, 67 boot
-    EXPECT_EQ("decision table: offset 63: device 0 url index 7 is out of range (1 urls)",
+    spec.devices = {{PHONE, 7, NONE}};  // 60 count, 64 MAC length, 65 MAC, 71 url, 75 boot,
+                                        // 79 extras
+    EXPECT_EQ("decision table: offset 71: device 0 url index 7 is out of range (1 urls)",
               parseError(spec));
     spec.devices = {{PHONE, 0, 0}};
-    EXPECT_EQ("decision table: offset 67: device 0 boot index 0 is out of range (0 boots)",
+    EXPECT_EQ("decision table: offset 75: device 0 boot index 0 is out of range (0 boots)",
+              parseError(spec));
+    spec.devices = {{PHONE, 0, NONE, 0}};
+    EXPECT_EQ("decision table: offset 79: device 0 extras index 0 is out of range (0 extras "
+              "sets)",
               parseError(spec));
 }
 
 TEST(DecisionTableParse, macPrefixLength) {
     TableSpec spec;
-    spec.prefixes = {bin("0c"), ""};  // 44 count, 48 prefix 0 length, 50 prefix 1 length
-    EXPECT_EQ("decision table: offset 50: MAC prefix 1 length 0 is outside 1..16",
+    spec.prefixes = {bin("0c"), ""};  // 52 count, 56 prefix 0 length, 58 prefix 1 length
+    EXPECT_EQ("decision table: offset 58: MAC prefix 1 length 0 is outside 1..16",
               parseError(spec));
     spec.prefixes = {std::string(17, 'x')};
-    EXPECT_EQ("decision table: offset 48: MAC prefix 0 length 17 is outside 1..16",
+    EXPECT_EQ("decision table: offset 56: MAC prefix 0 length 17 is outside 1..16",
               parseError(spec));
     spec.prefixes = {std::string(16, 'x')};
     EXPECT_EQ("(parsed)", parseError(spec));
@@ -822,12 +917,12 @@ TEST(DecisionTableParse, macPrefixLength) {
 TEST(DecisionTableParse, endMarker) {
     TableSpec spec;
     spec.end = "KFT1";
-    EXPECT_EQ("decision table: offset 56: bad end marker \"KFT1\" (expected \"KFTE\")",
+    EXPECT_EQ("decision table: offset 64: bad end marker \"KFT1\" (expected \"KFTE\")",
               parseError(spec));
     spec.end = "KFTE\n";
-    EXPECT_EQ("decision table: offset 60: 1 trailing bytes after \"KFTE\"", parseError(spec));
+    EXPECT_EQ("decision table: offset 68: 1 trailing bytes after \"KFTE\"", parseError(spec));
     spec.end = "KFTEKFTE";
-    EXPECT_EQ("decision table: offset 60: 4 trailing bytes after \"KFTE\"", parseError(spec));
+    EXPECT_EQ("decision table: offset 68: 4 trailing bytes after \"KFTE\"", parseError(spec));
 }
 
 } // namespace

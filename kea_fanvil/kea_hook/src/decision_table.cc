@@ -1,4 +1,4 @@
-// DecisionTable: reader and evaluator of the decision table, format 1. The format and the
+// DecisionTable: reader and evaluator of the decision table, format 2. The format and the
 // rules are defined in decision_table.h's opening comment (the issue 16 spec, copied); the
 // evaluation must give what kea_fanvil.engine.Engine.decide_raw gives, byte for byte, which
 // tests/test_decision_table.py checks through tests/cpp/table_eval.
@@ -14,7 +14,7 @@
 namespace fanvil {
 namespace {
 
-constexpr uint8_t MAGIC[4] = {'K', 'F', 'T', '1'};
+constexpr uint8_t MAGIC[4] = {'K', 'F', 'T', '2'};
 constexpr uint8_t END[4] = {'K', 'F', 'T', 'E'};
 constexpr uint32_t FLAG_ALWAYS_SEND = 1u;
 constexpr uint8_t OPTION_BOOTFILE_NAME = 67;  // RFC 2132 section 9.5
@@ -192,23 +192,21 @@ std::shared_ptr<const DecisionTable> DecisionTable::parse(const uint8_t* data, s
         char buf[11];
         std::snprintf(buf, sizeof buf, "0x%08x", flags);
         p.fail(flags_at, std::string("unknown flags ") + buf +
-                             " (only bit 0, always_send, is defined in format 1)");
+                             " (only bit 0, always_send, is defined in format 2)");
     }
     table->always_send_ = (flags & FLAG_ALWAYS_SEND) != 0;
 
-    uint32_t n_urls = p.count("url", 2);
-    table->url_sets_.reserve(n_urls);
-    for (uint32_t i = 0; i < n_urls; ++i) {
-        std::string url = "url " + std::to_string(i);
+    // An option set (a URL's, or an extras set when `extras`), appended to options_.
+    auto option_set = [&](const std::string& set, size_t limit, bool extras) {
         size_t n_at = p.pos;
-        uint16_t n = p.u16(url + " option count");
-        if (n > kMaxUrlOptions) {
-            p.fail(n_at, url + " has " + std::to_string(n) + " options; at most " +
-                             std::to_string(kMaxUrlOptions) + " fit a decision");
+        uint16_t n = p.u16(set + " option count");
+        if (n > limit) {
+            p.fail(n_at, set + " has " + std::to_string(n) + " options; at most " +
+                             std::to_string(limit) + " fit a decision");
         }
         uint32_t first = static_cast<uint32_t>(table->options_.size());
         for (uint16_t j = 0; j < n; ++j) {
-            std::string option = url + " option " + std::to_string(j);
+            std::string option = set + " option " + std::to_string(j);
             size_t code_at = p.pos;
             uint8_t code = p.u8(option + " code");
             if (code == 0 || code == 255) {
@@ -222,6 +220,9 @@ std::shared_ptr<const DecisionTable> DecisionTable::parse(const uint8_t* data, s
                                    std::to_string(len) + " bytes; at most 255 fit one option");
             }
             uint32_t offset = p.skip(len, option + " data");
+            if (extras && code == OPTION_BOOTFILE_NAME) {
+                p.fail(code_at, option + " has code 67, the boot file's");
+            }
             if (j > 0) {
                 const Option& prev = table->options_.back();
                 if (less(code, table->at(offset), len, prev.code, table->at(prev.offset),
@@ -230,10 +231,20 @@ std::shared_ptr<const DecisionTable> DecisionTable::parse(const uint8_t* data, s
                                         ") is out of order: an option set is sorted by code, "
                                         "then data");
                 }
+                if (extras && code == prev.code) {
+                    p.fail(code_at, option + " repeats code " + std::to_string(code) +
+                                        " (an extras set has each code once)");
+                }
             }
             table->options_.push_back(Option{code, offset, len});
         }
-        table->url_sets_.emplace_back(first, n);
+        return std::make_pair(first, static_cast<uint32_t>(n));
+    };
+
+    uint32_t n_urls = p.count("url", 2);
+    table->url_sets_.reserve(n_urls);
+    for (uint32_t i = 0; i < n_urls; ++i) {
+        table->url_sets_.push_back(option_set("url " + std::to_string(i), kMaxUrlOptions, false));
     }
 
     uint32_t n_boots = p.count("boot", 2);
@@ -249,7 +260,15 @@ std::shared_ptr<const DecisionTable> DecisionTable::parse(const uint8_t* data, s
         table->boots_.push_back(Span{p.skip(len, boot + " data"), len});
     }
 
+    uint32_t n_extras = p.count("extras", 2);
+    table->extra_sets_.reserve(n_extras);
+    for (uint32_t i = 0; i < n_extras; ++i) {
+        table->extra_sets_.push_back(
+            option_set("extras " + std::to_string(i), kMaxExtraOptions, true));
+    }
+
     table->default_url_ = p.index("default url", "url", n_urls, false);
+    table->default_extras_ = p.index("default extras", "extras set", n_extras, true);
 
     uint32_t n_vendor = p.count("vendor prefix", 2);
     table->vendor_.reserve(n_vendor);
@@ -283,13 +302,14 @@ std::shared_ptr<const DecisionTable> DecisionTable::parse(const uint8_t* data, s
         table->prefix_count_ += s.keys.size();
     }
 
-    uint32_t n_sites = p.count("site", 12);
+    uint32_t n_sites = p.count("site", 16);
     table->sites_.reserve(n_sites);
     for (uint32_t i = 0; i < n_sites; ++i) {
         std::string site = "site " + std::to_string(i);
         Site s;
         s.target.url = p.index(site + " url", "url", n_urls, true);
         s.target.boot = p.index(site + " boot", "boot", n_boots, true);
+        s.target.extras = p.index(site + " extras", "extras set", n_extras, true);
         s.count = p.count(site + " network", 8);
         s.first = static_cast<uint32_t>(table->networks_.size());
         for (uint32_t j = 0; j < s.count; ++j) {
@@ -301,7 +321,7 @@ std::shared_ptr<const DecisionTable> DecisionTable::parse(const uint8_t* data, s
         table->sites_.push_back(s);
     }
 
-    uint32_t n_devices = p.count("device", 9);
+    uint32_t n_devices = p.count("device", 13);
     table->devices_.reserve(n_devices);
     for (uint32_t i = 0; i < n_devices; ++i) {
         std::string device = "device " + std::to_string(i);
@@ -310,6 +330,7 @@ std::shared_ptr<const DecisionTable> DecisionTable::parse(const uint8_t* data, s
         Target t;
         t.url = p.index(device + " url", "url", n_urls, true);
         t.boot = p.index(device + " boot", "boot", n_boots, true);
+        t.extras = p.index(device + " extras", "extras set", n_extras, true);
         if (len <= Key::kMaxLen) {
             // Assignment, not insert: a MAC listed twice keeps its last entry, as Engine's
             // dict comprehension over the devices does.
@@ -475,6 +496,35 @@ bool DecisionTable::decide(const TableRequest& req, TableDecision& out) const {
     }
     if (!file_placed) {
         add(OPTION_BOOTFILE_NAME, at(file->offset), file->size);
+    }
+
+    // The phone options: per code, the device's, else the site's, else the default's. A code
+    // counts as taken once a level has it, asked for or not (merge() decides before option 55
+    // filters, in Python too).
+    uint64_t taken[4] = {0, 0, 0, 0};
+    size_t sorted_upto = out.count;
+    for (uint32_t set : {dev != nullptr ? dev->extras : NONE,
+                         st != nullptr ? st->target.extras : NONE, default_extras_}) {
+        if (set == NONE) continue;
+        const auto& [efirst, en] = extra_sets_[set];
+        for (uint32_t i = efirst; i < efirst + en; ++i) {
+            const Option& o = options_[i];
+            uint64_t bit = uint64_t(1) << (o.code & 63);
+            if (taken[o.code >> 6] & bit) continue;
+            taken[o.code >> 6] |= bit;
+            add(o.code, at(o.offset), o.size);
+        }
+    }
+    // Insertion sort of the few extras into the sorted URL options: (code, data) order.
+    for (size_t i = sorted_upto; i < out.count; ++i) {
+        TableOption moving = out.options[i];
+        size_t j = i;
+        while (j > 0 && less(moving.code, moving.data, moving.size, out.options[j - 1].code,
+                             out.options[j - 1].data, out.options[j - 1].size)) {
+            out.options[j] = out.options[j - 1];
+            --j;
+        }
+        out.options[j] = moving;
     }
 
     // 6. The file field is the boot data whether or not option 67 was asked for.

@@ -5,13 +5,15 @@
 //
 // This comment is the definition of the format and of its evaluation: the issue 16 spec
 // ("Decision table, format 1", /tmp/table_spec.md while the issue was worked on), copied and
-// adapted; Engine.table()'s docstring points here. The evaluation is Engine.decide_raw's: where
+// adapted, then format 2 (issue 18: the phone options of policy.dhcp_options, "extras");
+// Engine.table()'s docstring points here. Python and C++ ship together, so the hook reads
+// format 2 only. The evaluation is Engine.decide_raw's: where
 // this file and decide_raw differ, decide_raw is right (tests/test_decision_table.py compares
 // them on generated policies).
 //
-// Format 1. All integers little-endian, unsigned. NONE = 0xFFFFFFFF (u32). In this order:
+// Format 2. All integers little-endian, unsigned. NONE = 0xFFFFFFFF (u32). In this order:
 //
-//     magic      4 bytes  "KFT1"
+//     magic      4 bytes  "KFT2"
 //     flags      u32      bit 0: always_send (1 = send every option; 0 = only the codes the
 //                         client's option 55 lists). Other bits must be 0 (see below).
 //     urls       u32 count, then per URL an option set:
@@ -19,7 +21,12 @@
 //                  -- the options carrying that URL, already encoded, sorted by code
 //     boots      u32 count, then per boot file: u16 len, len bytes (the encoded option 67
 //                  data, which is also the BOOTP file field value)
-//     default    u32      index into urls (the policy's provisioning.url)
+//     extras     u32 count, then per set an option set as for urls (at most kMaxExtraOptions
+//                  options, codes distinct and never 67) -- the phone options (VLAN, SIP,
+//                  NTP, time) one level of the policy sets: a device (merged over its
+//                  model's), a site, or the default
+//     default    u32      index into urls (the policy's provisioning.url), then
+//                u32      index into extras (the default phone options) or NONE
 //     vendor     u32 count, then per prefix: u16 len, len bytes (the option 60 prefix as
 //                  Engine compares it: str.lower(), then UTF-8; for ASCII that is ASCII
 //                  lowercasing, but U+212A (Kelvin sign) becomes "k" and "Ä" becomes "ä",
@@ -27,22 +34,25 @@
 //                  those very bytes)
 //     prefixes   u32 count, then per MAC prefix: u8 len (1..16), len bytes
 //     sites      u32 count, then per site (in policy order): u32 url (index or NONE), u32 boot
-//                  (index or NONE), u32 n_networks, then n x (u32 network, u32 mask) as
-//                  host-order integers of the IPv4 network address and netmask
+//                  (index or NONE), u32 extras (index or NONE), u32 n_networks, then
+//                  n x (u32 network, u32 mask) as host-order integers of the IPv4 network
+//                  address and netmask
 //     devices    u32 count, then per device: u8 mac_len, mac bytes, u32 url (index or NONE),
-//                  u32 boot (index or NONE)
+//                  u32 boot (index or NONE), u32 extras (index or NONE)
 //     end        4 bytes  "KFTE"
 //
 // parse() rejects, with std::invalid_argument "decision table: offset N: <what>", everything
-// the spec lists: a bad magic, counts or lengths that run past the end, an index out of range,
+// the spec lists: a bad magic (format 1's "KFT1" included), counts or lengths that run past the end, an index out of range,
 // a default that is NONE, option codes 0 or 255, option (and boot) data longer than 255, a bad
 // end marker, trailing bytes after "KFTE". It also rejects, beyond the spec's list:
 //   - flag bits other than bit 0: a later writer's flag may change the evaluation, and
 //     misreading it silently would send phones the wrong options;
 //   - a MAC prefix length outside 1..16 (the spec's stated range);
-//   - an option set that is not in (code, data) order (the spec says "sorted by code"; the
-//     merge of option 67 below relies on it), or that holds more than kMaxUrlOptions options
-//     (so that a decision fits TableDecision's fixed array: no allocation per packet).
+//   - an option set that is not in (code, data) order (the spec says "sorted by code"), or
+//     that holds more than kMaxUrlOptions options (kMaxExtraOptions for extras), so that a
+//     decision fits TableDecision's fixed array: no allocation per packet;
+//   - an extras set with a code twice or with code 67 (the merge in step 4 is per code, and
+//     option 67 is the boot file's).
 // A MAC listed twice as a device keeps the last entry, as Engine's dict of devices does.
 //
 // Evaluation (decide), exactly as Engine.decide_raw:
@@ -57,8 +67,10 @@
 //     before yiaddr for each network; the first site matching either wins. No sites -> none.
 //  3. url = device.url if set, else site.url if set, else default;
 //     boot = device.boot if set, else site.boot if set, else none.
-//  4. options = the url's option set, plus (67, boot data) when boot is set, in (code, data)
-//     order (Python's sorted() over (code, bytes) tuples).
+//  4. options = the url's option set, plus (67, boot data) when boot is set, plus, for every
+//     code of the extras sets of the device, the site and the default (those that are set),
+//     the option of the first of the three sets that has the code; all in (code, data) order
+//     (Python's sorted() over (code, bytes) tuples).
 //  5. unless always_send: keep only the options whose code is a byte of prl (no prl: none).
 //  6. result: the options and the file field (= boot data, or none).
 //
@@ -108,9 +120,12 @@ enum class TableMatch : uint8_t { None = 0, Device = 1, VendorClass = 2, Oui = 3
 // The result of decide(). Fixed capacity, so a decision allocates nothing; every pointer stays
 // valid while the DecisionTable that filled it lives (keep its shared_ptr while using `out`).
 struct TableDecision {
-    // An option set holds at most kMaxUrlOptions options, plus option 67: the writer's sets
-    // hold at most 3 (43, 66, the custom option).
-    static constexpr size_t kMaxOptions = 8;
+    // A URL's set holds at most 7 options (the writer's hold at most 3: 43, 66, the custom
+    // option), plus option 67, plus the extras of three levels of at most 8 options each (the
+    // writer's hold at most 6: options 2, 42, 100, 101, 120 and the VLAN's).
+    static constexpr size_t kMaxUrlOptions = 7;
+    static constexpr size_t kMaxExtraOptions = 8;
+    static constexpr size_t kMaxOptions = kMaxUrlOptions + 1 + 3 * kMaxExtraOptions;
 
     std::array<TableOption, kMaxOptions> options{};
     size_t count = 0;             // options[0..count) are the options, in wire order
@@ -130,7 +145,8 @@ struct TableDecision {
 class DecisionTable {
 public:
     static constexpr uint32_t NONE = 0xFFFFFFFFu;
-    static constexpr size_t kMaxUrlOptions = TableDecision::kMaxOptions - 1;
+    static constexpr size_t kMaxUrlOptions = TableDecision::kMaxUrlOptions;
+    static constexpr size_t kMaxExtraOptions = TableDecision::kMaxExtraOptions;
     static constexpr size_t kMaxPrefix = 16;  // the spec's MAC prefix lengths: 1..16
 
     // Copies `data` (the table's storage, which decisions point into) and indexes it. Throws
@@ -145,17 +161,19 @@ public:
     bool alwaysSend() const { return always_send_; }
     size_t urls() const { return url_sets_.size(); }
     size_t boots() const { return boots_.size(); }
+    size_t extras() const { return extra_sets_.size(); }
     size_t vendorPrefixes() const { return vendor_.size(); }
     size_t prefixes() const { return prefix_count_; }
     size_t sites() const { return sites_.size(); }
     size_t devices() const { return device_count_; }
     size_t size() const { return storage_.size(); }  // bytes of the table
 
-    // Calls `fn(code, data, size)` once for every option of every URL's set, with the very
-    // pointers decide() puts in TableDecision: the hook builds its Kea option objects for them
-    // once per table. (Boot files, one per device at worst, are built when first sent.)
+    // Calls `fn(code, data, size)` once for every option of every URL's and extras set, with
+    // the very pointers decide() puts in TableDecision: the hook builds its Kea option objects
+    // for them once per table. (Boot files, one per device at worst, are built when first
+    // sent.)
     template <typename Fn>
-    void forEachUrlOption(Fn&& fn) const {
+    void forEachOption(Fn&& fn) const {
         for (const Option& o : options_) fn(o.code, at(o.offset), size_t(o.size));
     }
 
@@ -191,6 +209,7 @@ private:
     struct Target {  // what a device or site points at
         uint32_t url = NONE;
         uint32_t boot = NONE;
+        uint32_t extras = NONE;
     };
     struct Site {
         Target target;
@@ -211,9 +230,11 @@ private:
     std::vector<uint8_t> storage_;
     bool always_send_ = false;
     std::vector<std::pair<uint32_t, uint32_t>> url_sets_;  // (first, count) into options_
+    std::vector<std::pair<uint32_t, uint32_t>> extra_sets_;  // the same, for extras
     std::vector<Option> options_;
     std::vector<Span> boots_;
     uint32_t default_url_ = 0;
+    uint32_t default_extras_ = NONE;
     std::vector<Span> vendor_;
     std::vector<PrefixSet> prefix_sets_;  // one per length present, longest first
     size_t prefix_count_ = 0;

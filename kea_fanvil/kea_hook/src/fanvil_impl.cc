@@ -261,7 +261,7 @@ void FanvilImpl::publish(const uint8_t* data, size_t size, uint32_t generation) 
     auto published = std::make_shared<Published>();
     published->table = DecisionTable::parse(data, size);
     published->generation = generation;
-    published->table->forEachUrlOption([&](uint8_t code, const uint8_t* value, size_t length) {
+    published->table->forEachOption([&](uint8_t code, const uint8_t* value, size_t length) {
         published->options.emplace(
             value, OptionPtr(new Option(Option::V4, code, OptionBuffer(value, value + length))));
     });
