@@ -12,6 +12,7 @@ from kea_fanvil.cli.devices import devices
 from kea_fanvil.cli.files import files
 from kea_fanvil.cli.hook import hook
 from kea_fanvil.cli.metrics import metrics
+from kea_fanvil.cli.notify import notify
 from kea_fanvil.cli.pnp import pnp
 from kea_fanvil.cli.policy import decide, schema, validate
 from kea_fanvil.cli.probe import probe
@@ -39,6 +40,18 @@ def main() -> None:
 
 # In the order `--help` lists them (click sorts by name): each module owns its commands.
 for command in (
-    validate, decide, schema, hook, render, devices, status, reload, metrics, probe, pnp, files
+    validate,
+    decide,
+    schema,
+    hook,
+    render,
+    devices,
+    status,
+    reload,
+    metrics,
+    probe,
+    pnp,
+    files,
+    notify,
 ):
     main.add_command(command)

@@ -50,6 +50,7 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "DEFAULT_DB",
     "ERROR_LOG_INTERVAL",
+    "HTTP_MATCHED_BY",
     "KNOWN_LIMIT",
     "MATCHED_BY",
     "MODELS_LIMIT",
@@ -70,8 +71,10 @@ __all__ = [
     "TableNames",
     "by_mac",
     "connect",
+    "read_meta",
     "read_models",
     "read_phones",
+    "record_sightings",
     "sighting",
 ]
 
@@ -263,6 +266,86 @@ def read_models(path: str | Path, limit: int = MODELS_LIMIT) -> list[tuple[str, 
     finally:
         db.close()
     return found
+
+
+# --- phones seen by the provisioning server (`kea-fanvil files learn`) -------------------------
+
+HTTP_MATCHED_BY = "http"  # a row first seen in the guarded site's access log, not in DHCP
+# (MAC, model, firmware, address, site, first seen, last seen, requests). A newer sighting's
+# model, firmware and address win (an empty firmware keeps the row's); what only DHCP knows
+# (how it matched, option 60, relay, site, URL, boot file) is left as the hook wrote it.
+_HTTP_UPSERT = """
+INSERT INTO phones VALUES (?, 'http', ?, ?, '', ?, '', ?, '', '', ?, ?, ?)
+ON CONFLICT (mac) DO UPDATE SET
+    model = CASE WHEN excluded.last_seen >= last_seen THEN excluded.model ELSE model END,
+    firmware = CASE WHEN excluded.last_seen >= last_seen AND excluded.firmware != ''
+        THEN excluded.firmware ELSE firmware END,
+    address = CASE WHEN excluded.last_seen >= last_seen THEN excluded.address ELSE address END,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen),
+    times_seen = times_seen + excluded.times_seen
+"""
+
+
+def _sqlite_only(path: str | Path) -> None:
+    if is_postgresql(path):
+        raise InventoryError(
+            f"{shown_uri(str(path))}: learning from an access log writes SQLite inventories "
+            "only (a PostgreSQL one is not supported yet)"
+        )
+
+
+def read_meta(path: str | Path, key: str) -> str | None:
+    """A value of the inventory's meta table; None when it or the inventory is missing."""
+    _sqlite_only(path)
+    if not Path(path).exists():
+        return None
+    db = connect(path, create=False)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    except sqlite3.Error as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    finally:
+        db.close()
+    return None if row is None else str(row[0])
+
+
+def record_sightings(
+    path: str | Path,
+    sightings: Iterable[tuple[str, str, str, str, str, float]],
+    meta: tuple[str, str] | None = None,
+) -> int:
+    """Upsert (MAC, model, firmware, address, site, time) sightings, one row per MAC, and set
+    the meta ``(key, value)`` in the same transaction; the number of phones written. The
+    inventory is created if missing (as the hook's writer creates it)."""
+    _sqlite_only(path)
+    # MAC -> (first, last, count, facts of the newest)
+    phones: dict[str, tuple[float, float, int, tuple[str, str, str, str]]] = {}
+    for mac, model, firmware, address, site, seen in sightings:
+        facts = (model, firmware, address, site)
+        old = phones.get(mac)
+        if old is None:
+            phones[mac] = (seen, seen, 1, facts)
+            continue
+        newer = seen >= old[1]
+        if newer and not firmware:
+            facts = (model, old[3][1], address, site)
+        phones[mac] = (min(old[0], seen), max(old[1], seen), old[2] + 1, facts if newer else old[3])
+    rows = [
+        (mac, model, firmware, address, site, first, last, times)
+        for mac, (first, last, times, (model, firmware, address, site)) in sorted(phones.items())
+    ]
+    db = connect(path, create=True)
+    try:
+        with db:
+            db.executemany(_HTTP_UPSERT, rows)
+            if meta is not None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+    except sqlite3.Error as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
+    finally:
+        db.close()
+    return len(rows)
 
 
 # --- the writer ----------------------------------------------------------------------------------
