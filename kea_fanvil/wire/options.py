@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kea_fanvil.errors import EncodingError
 from kea_fanvil.redact import mask
+from kea_fanvil.wire.phone_options import describe
 
 __all__ = [
     "BOOTP_FILE_FIELD",
@@ -173,9 +174,6 @@ def option_view(code: int, data: bytes, show_secrets: bool) -> OptionView:
         return OptionView(code, mask(text), None)
     shown = text if data.isascii() and text == data.decode("latin-1") else ""
     if not shown:
-        # Imported here: phone_options builds on this module's limits.
-        from kea_fanvil.wire.phone_options import describe
-
         shown = describe(code, data) or ""
     return OptionView(code, shown, data.hex())
 

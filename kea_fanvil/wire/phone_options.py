@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 from kea_fanvil.errors import EncodingError
-from kea_fanvil.wire.options import MAX_OPTION_DATA
 
 __all__ = [
     "OPTION_NTP_SERVERS",
@@ -38,6 +37,9 @@ __all__ = [
     "encode_vlan",
 ]
 
+# RFC 2132 section 2: one length octet (wire.options' MAX_OPTION_DATA; that module shows these
+# options through describe(), so this one does not import it).
+MAX_OPTION_DATA = 255
 OPTION_TIME_OFFSET = 2  # RFC 2132 section 3.4
 OPTION_NTP_SERVERS = 42  # RFC 2132 section 8.3
 OPTION_POSIX_TIMEZONE = 100  # RFC 4833 section 2, "PCode"
@@ -194,7 +196,9 @@ def describe(code: int, data: bytes) -> str | None:
 
 
 def _names(body: bytes) -> str | None:
-    names, labels, i = [], [], 0
+    names: list[str] = []
+    labels: list[str] = []
+    i = 0
     while i < len(body):
         length = body[i]
         if length == 0:
