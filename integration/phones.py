@@ -31,14 +31,24 @@ delivery:
 match:
   vendor_class_prefixes: ["Fanvil"]
   ouis: ["0c:38:3e", "02:fa:00"]
+dhcp_options:
+  default:
+    ntp_servers: [198.18.0.1, 192.0.2.123]
+    time_offset: 3600
+    tzdb_timezone: Europe/Zurich
+  models:
+    C62: {{vlan: 30, posix_timezone: "CET-1CEST,M3.5.0,M10.5.0/3"}}
 sites:
   - name: branch-a
     subnet: 198.18.64.0/18
     url: "http://branch-a.example.com/fanvil/$mac.cfg"
+    dhcp_options: {{vlan: 20, sip_servers: [sip.branch-a.example.com], time_offset: 7200}}
 devices:
   - mac: "0c:38:3e:11:3a:f8"
     boot_file: "desk-12.cfg"
     url: "https://prov.example.com/special/desk-12/"
+    model: C62
+    dhcp_options: {{sip_servers: [198.18.0.5]}}
 """
 
 DEFAULT_URL = b"http://prov.example.com/fanvil/$mac.cfg"
@@ -46,6 +56,30 @@ SITE_URL = b"http://branch-a.example.com/fanvil/$mac.cfg"
 DEVICE_URL = b"https://prov.example.com/special/desk-12/"
 KEA_OWN_66 = b"tftp://198.18.0.1/kea-default.cfg"  # Kea's own option 66, for everyone else
 PROVISIONING = (43, 66, 67, 160)
+# The phone options (dhcp_options), by level. Option 2 (RFC 2132 3.4): signed 32-bit seconds;
+# 42 (8.3): addresses; 100/101 (RFC 4833): text; 120 (RFC 3361): enc 0 names in RFC 1035 form or
+# enc 1 addresses; 132: the VLAN as "VLAN-A=<id>;" (the default vlan_format).
+PHONE_OPTIONS = (2, 42, 100, 101, 120, 132)
+NTP = b"\xc6\x12\x00\x01\xc0\x00\x02\x7b"  # 198.18.0.1, 192.0.2.123
+DEFAULT_OPTIONS: dict[int, bytes | None] = {
+    2: b"\x00\x00\x0e\x10",  # 3600
+    42: NTP,
+    100: None,
+    101: b"Europe/Zurich",
+    120: None,
+    132: None,
+}
+SITE_OPTIONS: dict[int, bytes | None] = DEFAULT_OPTIONS | {
+    2: b"\x00\x00\x1c\x20",  # 7200
+    120: b"\x00\x03sip\x08branch-a\x07example\x03com\x00",
+    132: b"VLAN-A=20;",
+}
+DEVICE_OPTIONS: dict[int, bytes | None] = DEFAULT_OPTIONS | {
+    100: b"CET-1CEST,M3.5.0,M10.5.0/3",  # its model's, C62
+    120: b"\x01\xc6\x12\x00\x05",  # its own: 198.18.0.5
+    132: b"VLAN-A=30;",  # its model's
+}
+NO_PHONE_OPTIONS: dict[int, bytes | None] = dict.fromkeys(PHONE_OPTIONS)
 PRL_BASIC = bytes([1, 3, 6, 15])  # a phone that does not ask for 43, 66, 67 or 160
 
 
@@ -60,8 +94,12 @@ class Case:
     prl: bytes = PRL_BASIC
 
 
-def _url(url: bytes) -> dict[int, bytes | None]:
-    return {43: url, 66: url, 160: url, 67: None}
+def _url(url: bytes, extras: dict[int, bytes | None] = DEFAULT_OPTIONS) -> dict[int, bytes | None]:
+    return {43: url, 66: url, 160: url, 67: None} | extras
+
+
+def _other(expect: dict[int, bytes | None]) -> dict[int, bytes | None]:
+    return expect | NO_PHONE_OPTIONS
 
 
 CASES = [
@@ -72,21 +110,27 @@ CASES = [
         "yealink-untouched",
         "00:15:65:00:00:04",
         b"yealink",
-        {43: None, 66: KEA_OWN_66, 67: None, 160: None},
+        _other({43: None, 66: KEA_OWN_66, 67: None, 160: None}),
     ),
     Case(
         "inventory-device",
         "0c:38:3e:11:3a:f8",
         b"Fanvil C62",
-        {43: DEVICE_URL, 66: DEVICE_URL, 160: DEVICE_URL, 67: b"desk-12.cfg"},
+        {43: DEVICE_URL, 66: DEVICE_URL, 160: DEVICE_URL, 67: b"desk-12.cfg"} | DEVICE_OPTIONS,
         file=b"desk-12.cfg",
     ),
-    Case("relayed-picks-site", "02:00:00:00:00:05", b"Fanvil X3U", _url(SITE_URL), relayed=True),
+    Case(
+        "relayed-picks-site",
+        "02:00:00:00:00:05",
+        b"Fanvil X3U",
+        _url(SITE_URL, SITE_OPTIONS),
+        relayed=True,
+    ),
     Case(
         "option-60-not-text",
         "02:00:00:00:00:06",
         b"\xff\xfe\x00Fanvil\x01\x80",
-        {43: None, 66: KEA_OWN_66, 67: None, 160: None},
+        _other({43: None, 66: KEA_OWN_66, 67: None, 160: None}),
     ),
     Case(
         "option-60-255-bytes-fanvil",
@@ -98,7 +142,7 @@ CASES = [
         "option-60-255-bytes-other",
         "02:00:00:00:00:08",
         bytes(range(255, 0, -1)),
-        {43: None, 66: KEA_OWN_66, 67: None, 160: None},
+        _other({43: None, 66: KEA_OWN_66, 67: None, 160: None}),
     ),
 ]
 

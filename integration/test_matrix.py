@@ -2,8 +2,9 @@
 
 Kea with the hook, Kea with rendered client classes, dnsmasq and ISC dhcpd run at once, each in
 its own namespace pair, with the policy of phones.py. Every phone case is played against all
-four, and the provisioning fields of each ACK (options 43, 66, 67, the custom option 160 and
-the BOOTP file field) must be byte-equal to what Kea with the hook sent. The one difference no
+four, and the provisioning fields of each ACK (options 43, 66, 67, the custom option 160, the
+phone options 2, 42, 100, 101, 120 and 132, and the BOOTP file field) must be byte-equal to what
+Kea with the hook sent. The one difference no
 configuration avoids is asserted exactly: dnsmasq ends options 66 and 67 with a NUL.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from lab import Lab, netns_pair, not_packaged, require
-from phones import CASES, POLICY, Case, dora_case
+from phones import CASES, PHONE_OPTIONS, POLICY, Case, dora_case
 from servers import (
     start_hook_kea,
     start_native_kea,
@@ -25,7 +26,7 @@ from servers import (
 
 from kea_fanvil.wire.dhcp import DhcpMessage
 
-FIELDS = (43, 66, 67, 160)
+FIELDS = (43, 66, 67, 160, *PHONE_OPTIONS)
 Provisioning = dict[str, bytes | None]
 
 STARTERS: dict[str, Callable[[Lab, Path], object]] = {

@@ -27,7 +27,15 @@ from phones import (
     dora_case,
     relayed_network_is_remote,
 )
-from servers import start_rendered_dhcpd
+from servers import (
+    PHONE_OPTION_CASES,
+    PHONE_OPTIONS_POLICY,
+    VLAN_FORMAT_CASES,
+    PhoneOptionsCase,
+    phone_options_dora,
+    start_rendered_dhcpd,
+    vlan_format_policy,
+)
 
 from kea_fanvil.policy.loader import parse_policy
 from kea_fanvil.render.dhcpd import render
@@ -97,3 +105,43 @@ def test_option_43_as_sub_option(lab: Lab, tmp_path: Path) -> None:
     assert phone.ack.option(43) == bytes([1, len(DEFAULT_URL)]) + DEFAULT_URL
     device = client_dora(lab, "0c:38:3e:11:3a:f8", None, PRL_BASIC)
     assert device.ack.option(43) == bytes([1, len(DEVICE_URL)]) + DEVICE_URL
+
+
+# --- phone options (policy.dhcp_options) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dhcpd_phone_options(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Lab, ServerProcess]]:
+    require("ip", "ss", "dhcpd")
+    with netns_pair("kf") as lab:
+        tmp = tmp_path_factory.mktemp("render-dhcpd-options")
+        yield lab, start_rendered_dhcpd(lab, tmp, True, PHONE_OPTIONS_POLICY)
+
+
+@pytest.mark.parametrize("case", PHONE_OPTION_CASES, ids=[c.id for c in PHONE_OPTION_CASES])
+def test_phone_options_equal_the_engines(
+    dhcpd_phone_options: tuple[Lab, ServerProcess], case: PhoneOptionsCase
+) -> None:
+    """Codes 2, 42, 100, 101, 120 and 132: device (with its model's) > site > default."""
+    lab, _ = dhcpd_phone_options
+    result, expect = phone_options_dora(lab, case, always_send=True)
+    check_message(result.offer, expect, result.offer.file)
+    check_message(result.ack, expect, result.ack.file)
+
+
+def test_phone_options_without_always_send(lab: Lab, tmp_path: Path) -> None:
+    require("dhcpd")
+    start_rendered_dhcpd(lab, tmp_path, False, PHONE_OPTIONS_POLICY)
+    for case in PHONE_OPTION_CASES:
+        result, expect = phone_options_dora(lab, case, always_send=False)
+        check_message(result.ack, expect, result.ack.file)
+
+
+@pytest.mark.parametrize(("vlan_format", "vlan", "data"), VLAN_FORMAT_CASES)
+def test_vlan_formats(lab: Lab, tmp_path: Path, vlan_format: str, vlan: int, data: bytes) -> None:
+    require("dhcpd")
+    start_rendered_dhcpd(lab, tmp_path, True, vlan_format_policy(vlan_format, vlan))
+    phone = client_dora(lab, "0c:38:3e:00:07:31", None, PRL_BASIC)
+    assert phone.ack.option(132) == data

@@ -31,7 +31,15 @@ from phones import (
     dora_case,
     relayed_network_is_remote,
 )
-from servers import start_rendered_dnsmasq
+from servers import (
+    PHONE_OPTION_CASES,
+    PHONE_OPTIONS_POLICY,
+    VLAN_FORMAT_CASES,
+    PhoneOptionsCase,
+    phone_options_dora,
+    start_rendered_dnsmasq,
+    vlan_format_policy,
+)
 
 from kea_fanvil.policy.loader import parse_policy
 from kea_fanvil.render.dnsmasq import render
@@ -123,3 +131,44 @@ def test_option_43_as_sub_option(lab: Lab, tmp_path: Path) -> None:
     phone = client_dora(lab, "0c:38:3e:00:03:01", None, PRL_BASIC)
     url = b"http://prov.example.com/fanvil/$mac.cfg"
     assert phone.ack.option(43) == bytes([1, len(url)]) + url
+
+
+# --- phone options (policy.dhcp_options) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dnsmasq_phone_options(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Lab, ServerProcess]]:
+    require("ip", "ss", "dnsmasq")
+    with netns_pair("kf") as lab:
+        tmp = tmp_path_factory.mktemp("render-dnsmasq-options")
+        yield lab, start_rendered_dnsmasq(lab, tmp, True, PHONE_OPTIONS_POLICY)
+
+
+@pytest.mark.parametrize("case", PHONE_OPTION_CASES, ids=[c.id for c in PHONE_OPTION_CASES])
+def test_phone_options_equal_the_engines(
+    dnsmasq_phone_options: tuple[Lab, ServerProcess], case: PhoneOptionsCase
+) -> None:
+    """Codes 2, 42, 100, 101, 120 and 132: device (with its model's) > site > default, with no
+    NUL after 100 and 101 (dnsmasq adds one to 66 and 67 only)."""
+    lab, _ = dnsmasq_phone_options
+    result, expect = phone_options_dora(lab, case, always_send=True)
+    check_message(result.offer, expect, result.offer.file)
+    check_message(result.ack, expect, result.ack.file)
+
+
+def test_phone_options_without_always_send(lab: Lab, tmp_path: Path) -> None:
+    require("dnsmasq")
+    start_rendered_dnsmasq(lab, tmp_path, False, PHONE_OPTIONS_POLICY)
+    for case in PHONE_OPTION_CASES:
+        result, expect = phone_options_dora(lab, case, always_send=False)
+        check_message(result.ack, expect, result.ack.file)
+
+
+@pytest.mark.parametrize(("vlan_format", "vlan", "data"), VLAN_FORMAT_CASES)
+def test_vlan_formats(lab: Lab, tmp_path: Path, vlan_format: str, vlan: int, data: bytes) -> None:
+    require("dnsmasq")
+    start_rendered_dnsmasq(lab, tmp_path, True, vlan_format_policy(vlan_format, vlan))
+    phone = client_dora(lab, "0c:38:3e:00:07:31", None, PRL_BASIC)
+    assert phone.ack.option(132) == data

@@ -34,7 +34,16 @@ from phones import (
     dora_case,
     relayed_network_is_remote,
 )
-from servers import start_native_kea
+from servers import (
+    PHONE_OPTION_CASES,
+    PHONE_OPTIONS_POLICY,
+    VLAN_FORMAT_CASES,
+    PhoneOptionsCase,
+    native_kea_config,
+    phone_options_dora,
+    start_native_kea,
+    vlan_format_policy,
+)
 
 from kea_fanvil.engine import Engine, Request
 from kea_fanvil.kea_install import installed
@@ -176,3 +185,50 @@ def test_full_configuration_matches_sites_by_offered_address(lab: Lab, tmp_path:
     check_message(device.ack, {43: DEVICE_URL, 66: DEVICE_URL, 160: DEVICE_URL, 67: None}, b"")
     other = client_dora(lab, "00:15:65:00:05:02", b"yealink", PRL_BASIC)
     check_message(other.ack, {43: None, 66: None, 67: None, 160: None}, b"")
+
+
+# --- phone options (policy.dhcp_options) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def native_phone_options(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with netns_pair("kf") as lab:
+        text = PHONE_OPTIONS_POLICY.format(always_send="true")
+        start_native_kea(lab, tmp_path_factory.mktemp("render-kea-options"), text)
+        yield lab
+
+
+@pytest.mark.parametrize("case", PHONE_OPTION_CASES, ids=[c.id for c in PHONE_OPTION_CASES])
+def test_phone_options_equal_the_engines(native_phone_options: Lab, case: PhoneOptionsCase) -> None:
+    """Codes 2, 42, 100, 101, 120 and 132: device (with its model's) > site > default."""
+    result, expect = phone_options_dora(native_phone_options, case, always_send=True)
+    check_message(result.offer, expect, result.offer.file)
+    check_message(result.ack, expect, result.ack.file)
+
+
+def test_phone_options_without_always_send(lab: Lab, tmp_path: Path) -> None:
+    start_native_kea(lab, tmp_path, PHONE_OPTIONS_POLICY.format(always_send="false"))
+    for case in PHONE_OPTION_CASES:
+        result, expect = phone_options_dora(lab, case, always_send=False)
+        check_message(result.ack, expect, result.ack.file)
+
+
+def test_subnet_option_data_beats_the_classes(lab: Lab, tmp_path: Path) -> None:
+    """Measured: a subnet's own option-data for a code beats the phone classes' (Kea's option
+    precedence: reservation, pool, subnet, shared network, class, global)."""
+    config = native_kea_config(lab, PHONE_OPTIONS_POLICY.format(always_send="true"))
+    ntp = {"name": "ntp-servers", "data": "198.18.0.250"}
+    config["Dhcp4"]["subnet4"][0]["option-data"] = [ntp]
+    _checked_kea(lab, tmp_path, config)
+    phone = client_dora(lab, "0c:38:3e:00:07:11", None, PRL_BASIC)
+    assert phone.ack.option(42) == bytes([198, 18, 0, 250])  # the engine: 198.18.0.1, .2
+    assert phone.ack.option(101) == b"Europe/Zurich"  # codes the subnet leaves alone
+
+
+@pytest.mark.parametrize(("vlan_format", "vlan", "data"), VLAN_FORMAT_CASES)
+def test_vlan_formats(lab: Lab, tmp_path: Path, vlan_format: str, vlan: int, data: bytes) -> None:
+    start_native_kea(
+        lab, tmp_path, vlan_format_policy(vlan_format, vlan).format(always_send="true")
+    )
+    phone = client_dora(lab, "0c:38:3e:00:07:31", None, PRL_BASIC)
+    assert phone.ack.option(132) == data

@@ -124,3 +124,52 @@ def test_one_byte_binary_prefix_is_refused() -> None:
         _render(POLICY.replace('ouis: ["0c:38:3e", "02:fa:00"]', 'ouis: ["0c"]'))
     assert raised.value.target == "dhcpd"
     assert raised.value.entry == "match.ouis[0] (0c)"
+
+
+PHONE_OPTIONS = (
+    POLICY
+    + """\
+    dhcp_options: {ntp_servers: [10.9.9.9]}
+  - mac: "0c:38:3e:11:3a:f9"
+    model: C62
+dhcp_options:
+  default:
+    ntp_servers: [10.0.0.1, 10.0.0.2]
+    posix_timezone: 'CET-1CEST,M3.5.0,M10.5.0/3"#\\x'
+    tzdb_timezone: Europe/Zurich
+    sip_servers: [10.0.0.5]
+    vlan: 20
+  models:
+    C62: {time_offset: -7200, vlan: 40}
+"""
+)
+
+
+def test_phone_options_statements() -> None:
+    text = _render(PHONE_OPTIONS)
+    lines = [line.strip() for line in text.splitlines()]
+    assert "option fanvil-sip-servers code 120 = string;" in lines
+    assert "option fanvil-vlan-132 code 132 = string;" in lines
+    prl = "concat(option dhcp-parameter-request-list, 2b, 42, 43, a0, 02, 2a, 64, 65, 78, 84);"
+    assert f"option dhcp-parameter-request-list = {prl}" in lines
+    assert "option ntp-servers 10.0.0.1, 10.0.0.2;" in lines
+    assert 'option pcode "CET-1CEST,M3.5.0,M10.5.0/3\\"#\\\\x";' in lines
+    assert 'option tcode "Europe/Zurich";' in lines
+    assert "option fanvil-sip-servers 01:0a:00:00:05;" in lines
+    assert "option fanvil-vlan-132 56:4c:41:4e:2d:41:3d:32:30:3b;" in lines  # VLAN-A=20;
+    # The hosts: the device's own, the model's.
+    host = text[text.index("host fanvil-0c383e113af9") :]
+    assert "option time-offset -7200;" in host
+    assert "option fanvil-vlan-132 56:4c:41:4e:2d:41:3d:34:30:3b;" in host
+    assert "option ntp-servers 10.9.9.9;" in text[text.index("host fanvil-0c383e113af8") :]
+
+
+@pytest.mark.skipif(not os.access(DHCPD, os.X_OK), reason="dhcpd not installed")
+def test_dhcpd_accepts_phone_options(tmp_path: Path) -> None:
+    conf = tmp_path / "dhcpd.conf"
+    full = FullConfig(FULL.interface, FULL.subnet, FULL.pool, str(tmp_path))
+    conf.write_text(_render(PHONE_OPTIONS, full))
+    done = subprocess.run(
+        [DHCPD, "-t", "-cf", str(conf)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -148,3 +148,81 @@ def test_what_dnsmasq_cannot_express(change: tuple[str, str], entry: str) -> Non
         _render(POLICY.replace(*change))
     assert raised.value.target == "dnsmasq"
     assert raised.value.entry.startswith(entry)
+
+
+PHONE_OPTIONS = (
+    POLICY
+    + """\
+    dhcp_options: {ntp_servers: [10.9.9.9]}
+  - mac: "0c:38:3e:11:3a:f9"
+    model: C62
+dhcp_options:
+  default:
+    ntp_servers: [10.0.0.1, 10.0.0.2]
+    posix_timezone: 'CET-1CEST,M3.5.0,M10.5.0/3"#\\x'
+    sip_servers: [sip.example.com]
+    vlan: 20
+  models:
+    C62: {time_offset: 7200, vlan: 40}
+"""
+)
+
+
+def test_phone_options_lines() -> None:
+    text = _render(
+        PHONE_OPTIONS.replace(
+            '    url: "http://branch-a', '    dhcp_options: {vlan: 30}\n    url: "http://branch-a'
+        )
+    )
+    lines = text.splitlines()
+    # Each device's option set has a tag; tag-if marks the codes it sets.
+    assert "dhcp-mac=set:fanvil-opts0,0c:38:3e:11:3a:f8" in lines
+    assert "dhcp-mac=set:fanvil-opts1,0c:38:3e:11:3a:f9" in lines
+    assert "tag-if=set:fanvil-dev-o42,tag:fanvil-opts0" in lines
+    assert "tag-if=set:fanvil-dev-o132,tag:fanvil-opts1" in lines
+    assert "dhcp-option-force=tag:fanvil-opts0,42,10.9.9.9" in lines
+    assert "dhcp-option-force=tag:fanvil-opts1,2,00:00:1c:20" in lines
+    assert 'dhcp-option-force=tag:fanvil-opts1,132,"VLAN-A=40;"' in lines
+    # 42 as addresses (dnsmasq refuses hex there); 100 quoted, escaped; 120 always hex.
+    assert "dhcp-option-force=tag:fanvil,tag:!fanvil-dev-o42,42,10.0.0.1,10.0.0.2" in lines
+    assert 'dhcp-option-force=tag:fanvil,100,"CET-1CEST,M3.5.0,M10.5.0/3\\"#\\\\x"' in lines
+    assert "dhcp-option-force=tag:fanvil,120,00:03:73:69:70:07:65:78:61:6d" in text
+    # The first site (hq) sets no VLAN: its phones get the default's, not branch-a's.
+    vlan = "dhcp-option-force=tag:fanvil,tag:!fanvil-dev-o132,"
+    assert vlan + 'tag:fanvil-site-hq,132,"VLAN-A=20;"' in lines
+    assert vlan + 'tag:!fanvil-site-hq,tag:fanvil-site-branch-a,132,"VLAN-A=30;"' in lines
+    assert vlan + 'tag:!fanvil-site-hq,tag:!fanvil-site-branch-a,132,"VLAN-A=20;"' in lines
+    quiet = _render(
+        PHONE_OPTIONS.replace("custom_option: 160", "custom_option: 160\n  always_send: false")
+    )
+    assert "dhcp-option=tag:fanvil-opts0,42,10.9.9.9" in quiet.splitlines()
+
+
+@pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq not installed")
+def test_dnsmasq_accepts_phone_options(tmp_path: Path) -> None:
+    conf = tmp_path / "fanvil.conf"
+    conf.write_text(_render(PHONE_OPTIONS, FULL))
+    done = subprocess.run(
+        ["dnsmasq", "--test", f"--conf-file={conf}"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "entry", "reason"),
+    [
+        (("10.0.0.2]", "0.0.0.0]"), "dhcp_options (ntp_servers)", "its own address"),
+        (
+            ("dhcp_options:\n  default:", "dhcp_options:\n  vlan_option: 150\n  default:"),
+            "dhcp_options.vlan_option",
+            "as tftp-server-address",
+        ),
+    ],
+)
+def test_phone_options_dnsmasq_cannot_send(
+    change: tuple[str, str], entry: str, reason: str
+) -> None:
+    with pytest.raises(RenderError) as raised:
+        _render(PHONE_OPTIONS.replace(*change))
+    assert raised.value.entry == entry
+    assert reason in str(raised.value)

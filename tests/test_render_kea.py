@@ -259,3 +259,46 @@ def test_kea_older_than_2_2_is_refused() -> None:
     assert str(caught.value) == (
         "kea: kea version: 2.0.8 is older than the oldest supported Kea, 2.2"
     )
+
+
+PHONE_OPTIONS = (
+    BASE
+    + SITES
+    + "    dhcp_options: {vlan: 30, sip_servers: [198.18.64.5]}\n"
+    + "devices:\n  - mac: 0c383e113af8\n    dhcp_options: {ntp_servers: [198.18.9.9]}\n"
+    + "  - mac: 0c383e113af9\n    model: C62\n"
+    + "dhcp_options:\n  default: {vlan: 20, time_offset: -3600, tzdb_timezone: Europe/Zurich}\n"
+    + "  models:\n    c62: {time_offset: 7200}\n"
+)
+
+
+def _data(entry: dict[str, Any]) -> list[tuple[int, bytes]]:
+    return [(d["code"], bytes.fromhex(d["data"])) for d in entry["option-data"]]
+
+
+def test_phone_options_per_class() -> None:
+    classes = {c["name"]: c for c in _classes(PHONE_OPTIONS, sites_by_relay=True)}
+    assert _data(classes["fanvil-device-0c383e113af8"]) == [(42, bytes([198, 18, 9, 9]))]
+    # A device whose model alone sets options still gets a class of its own.
+    assert _data(classes["fanvil-device-0c383e113af9"]) == [(2, bytes.fromhex("00001c20"))]
+    site = _data(classes["fanvil-site-branch-a"])
+    assert (120, bytes([1, 198, 18, 64, 5])) in site and (132, b"VLAN-A=30;") in site
+    default = dict(_data(classes["fanvil-default"]))
+    assert default[2] == bytes.fromhex("fffff1f0")  # -3600
+    assert default[101] == b"Europe/Zurich" and default[132] == b"VLAN-A=20;"
+    entries = [d for c in classes.values() for d in c.get("option-data", [])]
+    assert all(d["csv-format"] is False and d["always-send"] is True for d in entries)
+
+
+def test_vlan_code_kea_defines_is_refused() -> None:
+    text = PHONE_OPTIONS.replace(
+        "dhcp_options:\n  default:", "dhcp_options:\n  vlan_option: 137\n  default:"
+    )
+    with pytest.raises(RenderError) as caught:
+        kea.render(parse_policy(text), sites_by_relay=True)
+    assert str(caught.value).startswith(
+        "kea: dhcp_options.vlan_option: Kea 2.2.0 defines option 137 itself, as v4-lost (fqdn)"
+    )
+    # Without a VLAN anywhere the code is unused, and nothing is refused.
+    quiet = text.replace("vlan: 20, ", "").replace("vlan: 30, ", "")
+    kea.render(parse_policy(quiet), sites_by_relay=True)

@@ -15,15 +15,20 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from kea_fanvil.engine import Options, device_phone_options, phone_options
 from kea_fanvil.errors import RenderError
+from kea_fanvil.policy import dhcp_options
 from kea_fanvil.policy.models import Policy
 
 __all__ = [
     "DefinedCode",
     "FullConfig",
+    "PhoneOptionLevels",
     "check_custom_code",
+    "check_vlan_code",
     "comment_text",
     "defined_code",
+    "phone_option_levels",
     "policy_digest",
 ]
 
@@ -116,6 +121,58 @@ def check_custom_code(
             f"({found.format}), and refuses a URL there; choose another code from 128-254 "
             "for the phones (the Kea hook sends any code)",
         )
+
+
+def check_vlan_code(
+    policy: Policy, server: str, version: tuple[int, ...] = (), shown: str = ""
+) -> None:
+    """Refuse a ``dhcp_options.vlan_option`` the server defines with a format of its own (as
+    :func:`check_custom_code` does for the URL's code), when some level sends a VLAN."""
+    section = phone_options(policy)
+    code = section.vlan_option
+    if not any(code in dict(level) for level in phone_option_levels(policy).all_levels()):
+        return
+    found = defined_code(server, code, version)
+    if found is not None:
+        raise RenderError(
+            server,
+            "dhcp_options.vlan_option",
+            f"{shown or server} defines option {code} itself, as {found.name} "
+            f"({found.format}), and would not send the VLAN's bytes there; choose another "
+            "code from 128-254 (set the phones' DHCPOptionVlan to match)",
+        )
+
+
+@dataclass(frozen=True)
+class PhoneOptionLevels:
+    """The phone options (policy.dhcp_options) of each level a renderer writes, encoded:
+    per code, a device's beat its site's, which beat the default's (the engine's order)."""
+
+    default: Options
+    sites: tuple[Options, ...]  # in policy.sites order
+    devices: tuple[Options, ...]  # in policy.devices order, each with its model's merged in
+
+    def all_levels(self) -> tuple[Options, ...]:
+        return (self.default, *self.sites, *self.devices)
+
+    @property
+    def codes(self) -> tuple[int, ...]:
+        """Every code some level sends, in order."""
+        return tuple(sorted({code for level in self.all_levels() for code, _ in level}))
+
+    def device_codes(self) -> frozenset[int]:
+        """The codes some device sends itself (its own or its model's)."""
+        return frozenset(code for level in self.devices for code, _ in level)
+
+
+def phone_option_levels(policy: Policy) -> PhoneOptionLevels:
+    """The policy's phone options at the three levels a renderer writes."""
+    section = phone_options(policy)
+    return PhoneOptionLevels(
+        dhcp_options.encode(section.default, section),
+        tuple(dhcp_options.encode(s.dhcp_options, section) for s in policy.sites),
+        tuple(device_phone_options(section, d) for d in policy.devices),
+    )
 
 
 def policy_digest(policy: Policy) -> str:

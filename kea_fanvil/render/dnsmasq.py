@@ -20,6 +20,18 @@ How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
   device, site and default lines mutually exclusive, so no line order or dnsmasq tie-break
   rule decides (range tags are "second class" in dnsmasq, but a ``tag:!`` on one is
   re-checked with them, dnsmasq(8) "The tag system").
+- **Phone options** (``policy.dhcp_options``), per code, as the URL is: each distinct set of
+  device options (a device's own merged over its model's) has a tag, ``fanvil-opts<k>``, set by
+  the device's ``dhcp-mac`` line, and ``tag-if`` gives its devices :func:`dev_option_tag` for
+  each code the set holds (``fanvil-dev-o42``); the site and default lines for that code carry
+  ``tag:!fanvil-dev-o<code>`` and the site conditions. dnsmasq reads a value by its own option
+  table, so each is written in the form that gives the engine's bytes: 42 (ntp-server, an
+  address list that refuses hex) as dotted addresses; 100 and 101 (posix-timezone,
+  tzdb-timezone, names for which hex would be sent as its characters) as quoted strings with
+  ``\\`` and ``\"`` escaped; 120 (sip-server, whose text dnsmasq re-encodes as RFC 3361
+  names) as hex; 2 and the VLAN code as hex or a quoted string (:func:`_value`). An NTP
+  address 0.0.0.0 (which dnsmasq replaces with its own address) and a VLAN code dnsmasq
+  defines (150) are refused.
 - **always_send** -> ``dhcp-option-force``, else ``dhcp-option``.
 - **Boot file** -> ``dhcp-boot`` (the BOOTP file field) plus ``dhcp-option[-force]=...,67,...``.
   dnsmasq moves dhcp-boot's name out of the file field into option 67 when the client asks for
@@ -28,7 +40,9 @@ How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
 
 Known differences on the wire (measured, see integration/test_render_dnsmasq_wire.py):
 dnsmasq always appends a NUL to options 66 and 67 ("buggy PXE" work-around in its source,
-whatever the value's form), so they carry ``URL + b"\\0"``.
+whatever the value's form), so they carry ``URL + b"\\0"``. The phone options (2, 42, 100,
+101, 120 and the VLAN code, in every vlan_format) go out exactly as the engine encodes them:
+no NUL after 100 and 101.
 """
 
 from __future__ import annotations
@@ -37,12 +51,22 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Iterable
+from typing import TypeVar
 
-from kea_fanvil.engine import encode_url_options
+from kea_fanvil.engine import Options, encode_url_options
 from kea_fanvil.errors import RenderError
 from kea_fanvil.policy.models import Policy
-from kea_fanvil.render import FullConfig, check_custom_code, comment_text, policy_digest
+from kea_fanvil.render import (
+    FullConfig,
+    PhoneOptionLevels,
+    check_custom_code,
+    check_vlan_code,
+    comment_text,
+    phone_option_levels,
+    policy_digest,
+)
 from kea_fanvil.wire import options
+from kea_fanvil.wire import phone_options as phone
 
 __all__ = [
     "DEV_BOOT_TAG",
@@ -50,6 +74,7 @@ __all__ = [
     "MAX_CASE_LETTERS",
     "PHONE_TAG",
     "TARGET",
+    "dev_option_tag",
     "render",
     "site_tag",
 ]
@@ -61,11 +86,14 @@ DEV_BOOT_TAG = "fanvil-dev-boot"
 MAX_CASE_LETTERS = 10  # 2**10 = 1024 dhcp-match lines for one vendor class prefix
 _SAFE_STRING = re.compile(r"[A-Za-z0-9._~:/?@!$&()*+;=%\[\]{}|^`<>-]+")
 _TAG_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_T = TypeVar("_T", str, bytes)
 
 
 def render(policy: Policy, full: FullConfig | None = None) -> str:
     """dnsmasq configuration lines for ``policy``; a complete file when ``full`` is given."""
     check_custom_code(policy, TARGET)
+    check_vlan_code(policy, TARGET, shown="dnsmasq 2.90")
+    levels = phone_option_levels(policy)
     lines = _header(policy)
     site_tags = [site_tag(site.name) for site in policy.sites]
     _check_sites(policy, site_tags)
@@ -76,14 +104,20 @@ def render(policy: Policy, full: FullConfig | None = None) -> str:
     for prefix in policy.match.mac_prefixes():
         octets = prefix.split(":")
         lines.append(f"dhcp-mac=set:{PHONE_TAG},{':'.join(octets + ['*'] * (6 - len(octets)))}")
-    lines += _device_lines(policy)
+    lines += _device_lines(policy, levels)
     lines += _option_lines(policy, site_tags)
+    lines += _phone_option_lines(policy, site_tags, levels)
     return "\n".join(lines) + "\n"
 
 
 def site_tag(name: str) -> str:
     """The dnsmasq tag that marks the ``dhcp-range``\\ s of a site."""
     return f"fanvil-site-{name}"
+
+
+def dev_option_tag(code: int) -> str:
+    """The tag of the devices that send phone option ``code`` themselves (or their model)."""
+    return f"fanvil-dev-o{code}"
 
 
 def _header(policy: Policy) -> list[str]:
@@ -192,14 +226,17 @@ def _vendor_class_lines(policy: Policy) -> list[str]:
     return []
 
 
-def _device_lines(policy: Policy) -> list[str]:
+def _device_lines(policy: Policy, levels: PhoneOptionLevels) -> list[str]:
     if not policy.devices:
         return []
     lines = ["", "# Inventory devices."]
     urls = _distinct(d.url for d in policy.devices)
     boots = _distinct(d.boot_file for d in policy.devices)
-    for device in policy.devices:
+    sets = _distinct_sets(levels.devices)
+    for device, extras in zip(policy.devices, levels.devices, strict=True):
         lines.append(f"dhcp-mac=set:{PHONE_TAG},{device.mac}")
+        if extras:
+            lines.append(f"dhcp-mac=set:fanvil-opts{sets[extras]},{device.mac}")
         if device.url:
             lines.append(f"dhcp-mac=set:{DEV_URL_TAG},{device.mac}")
             lines.append(f"dhcp-mac=set:fanvil-url{urls[device.url]},{device.mac}")
@@ -207,6 +244,15 @@ def _device_lines(policy: Policy) -> list[str]:
             lines.append(f"dhcp-mac=set:{DEV_BOOT_TAG},{device.mac}")
             lines.append(f"dhcp-mac=set:fanvil-boot{boots[device.boot_file]},{device.mac}")
     return lines
+
+
+def _distinct_sets(levels: Iterable[Options]) -> dict[Options, int]:
+    """Each distinct non-empty set of device phone options, numbered in first-seen order."""
+    found: dict[Options, int] = {}
+    for level in levels:
+        if level and level not in found:
+            found[level] = len(found)
+    return found
 
 
 def _distinct(values: Iterable[str | None]) -> dict[str, int]:
@@ -225,9 +271,13 @@ def _site_choices(
     The engine takes the first site whose subnet matches; a site without a value for ``field``
     still hides the sites after it. Sites after the last one with a value change nothing.
     """
-    values = [getattr(site, field) for site in policy.sites]
+    return _choices([getattr(site, field) for site in policy.sites], site_tags)
+
+
+def _choices(values: list[_T | None], site_tags: list[str]) -> list[tuple[list[str], _T | None]]:
+    """:func:`_site_choices` for one value per site (None: the site does not set it)."""
     last = max((i for i, v in enumerate(values) if v), default=-1)
-    choices: list[tuple[list[str], str | None]] = []
+    choices: list[tuple[list[str], _T | None]] = []
     for i in range(last + 1):
         conditions = [f"tag:!{site_tags[j]}" for j in range(i)] + [f"tag:{site_tags[i]}"]
         choices.append((conditions, values[i]))
@@ -273,6 +323,71 @@ def _option_lines(policy: Policy, site_tags: list[str]) -> list[str]:
     if boot_lines:
         lines += ["", "# Boot file (BOOTP file field, option 67).", *boot_lines]
     return lines
+
+
+def _phone_option_lines(
+    policy: Policy, site_tags: list[str], levels: PhoneOptionLevels
+) -> list[str]:
+    """Per phone option code: the device lines, then the site and default lines, made
+    mutually exclusive by tags as the URL's are (a device that sends the code has
+    :func:`dev_option_tag`, set by ``tag-if`` from its option set's tag)."""
+    if not levels.codes:
+        return []
+    always = policy.delivery.always_send
+    keyword = "dhcp-option-force" if always else "dhcp-option"
+    lines = ["", f"# Phone options ({'sent always' if always else 'sent when asked'})."]
+    sets = _distinct_sets(levels.devices)
+    for extras, k in sets.items():
+        lines += [f"tag-if=set:{dev_option_tag(code)},tag:fanvil-opts{k}" for code, _ in extras]
+        lines += [
+            f"{keyword}=tag:fanvil-opts{k},{code},{_phone_value(code, data)}"
+            for code, data in extras
+        ]
+    device_codes = levels.device_codes()
+    default = dict(levels.default)
+    for code in levels.codes:
+        not_device = [f"tag:{PHONE_TAG}"]
+        if code in device_codes:
+            not_device.append(f"tag:!{dev_option_tag(code)}")
+        per_site = [dict(extras).get(code) for extras in levels.sites]
+        for conditions, data in _choices(per_site, site_tags):
+            chosen = data if data is not None else default.get(code)
+            if chosen is not None:
+                tags = ",".join(not_device + conditions)
+                lines.append(f"{keyword}={tags},{code},{_phone_value(code, chosen)}")
+    return lines
+
+
+def _phone_value(code: int, data: bytes) -> str:
+    """A phone option's value that dnsmasq 2.90 sends as exactly ``data``.
+
+    dnsmasq reads values by its own table (``dnsmasq --help dhcp``): 42 (ntp-server) takes
+    addresses only, 100 and 101 (posix-timezone, tzdb-timezone) take text only (hex would be
+    sent as its characters), 120 (sip-server) re-encodes text as RFC 3361 names. Hence:
+    addresses for 42, a quoted string for 100 and 101, hex for 120, and :func:`_value`'s
+    choice otherwise."""
+    if code == phone.OPTION_NTP_SERVERS:
+        addresses = [ipaddress.IPv4Address(data[i : i + 4]) for i in range(0, len(data), 4)]
+        if any(a.packed == bytes(4) for a in addresses):
+            raise RenderError(
+                TARGET,
+                "dhcp_options (ntp_servers)",
+                "dnsmasq sends its own address in place of 0.0.0.0; list the NTP server's "
+                "real address",
+            )
+        return ",".join(map(str, addresses))
+    if code in (phone.OPTION_POSIX_TIMEZONE, phone.OPTION_TZDB_TIMEZONE):
+        # Visible ASCII (policy); inside quotes dnsmasq keeps ',' and '#' and reads \\ and \".
+        return '"' + data.decode("ascii").replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if code == phone.OPTION_SIP_SERVERS:
+        return data.hex(":")
+    if len(data) == 1 and not _SAFE_STRING.fullmatch(data.decode("latin-1")):
+        # One hex byte is read as a number by dnsmasq; no encoder makes one (VLAN "decimal"
+        # is text, the integers are 2 or 4 octets).
+        raise RenderError(
+            TARGET, "dhcp_options", f"option {code}: dnsmasq cannot send the single byte {data!r}"
+        )
+    return _value(code, data)
 
 
 def _value(code: int, data: bytes) -> str:

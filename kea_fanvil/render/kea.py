@@ -30,6 +30,19 @@ How each rule of the engine (:mod:`kea_fanvil.engine`) is expressed:
   the wire is exactly the engine's encoding (no escaping, no NUL). Option 43 has no data format
   in Kea (it encapsulates a space); each class that sends it redefines it as ``binary``, which
   Kea allows for 43 inside a class. Codes 128..254 need no definition for hex data.
+- **Phone options** (``policy.dhcp_options``: 2, 42, 100, 101, 120 and the VLAN code) are
+  option-data in the same classes, hex with ``csv-format: false``: a device's own merged over
+  its model's in its device class (a device whose model alone sets options gets a class too),
+  the site's in its site class, the default's in ``fanvil-default``; Kea's first-class-wins rule
+  gives device > site > default per code. Kea defines 2 (time-offset, int32), 42
+  (ntp-servers, ipv4-address array), 100 (pcode) and 101 (tcode, strings) and parses the hex
+  by those definitions at configuration time (``kea-dhcp4 -t`` accepts it; the bytes on the
+  wire are the engine's); no Kea release defines 120 (``DHO_SIP_SERVERS`` is commented out in
+  2.2.0, 2.6.3 and 3.0.4), so it goes out as binary. A VLAN code Kea defines
+  (data/server_option_codes.tsv) is refused; the default, 132, is not defined.
+  Caveat (measured with 2.2.0): option-data in a subnet (or pool, shared network or host
+  reservation) beats a class's, so a subnet's own ``ntp-servers`` reaches the phones instead
+  of the policy's; leave these codes out of the subnets that serve phones.
 - **always_send** -> ``"always-send": true`` on each option; the BOOTP file field is a header
   field and is set whenever a boot file is decided.
 - **Full mode** puts leases in ``/var/lib/kea`` and the control socket in ``/run/kea``, the only
@@ -43,11 +56,18 @@ import ipaddress
 import json
 from typing import Any
 
-from kea_fanvil.engine import encode_url_options
+from kea_fanvil.engine import Options, encode_url_options
 from kea_fanvil.errors import RenderError
 from kea_fanvil.kea_install import KeaInstall, KeaVersion
 from kea_fanvil.policy.models import Policy, Site
-from kea_fanvil.render import FullConfig, check_custom_code, policy_digest
+from kea_fanvil.render import (
+    FullConfig,
+    PhoneOptionLevels,
+    check_custom_code,
+    check_vlan_code,
+    phone_option_levels,
+    policy_digest,
+)
 from kea_fanvil.wire import options
 
 __all__ = [
@@ -86,6 +106,8 @@ def render(
             TARGET, "kea version", f"{kea.version_text} is older than the oldest supported Kea, 2.2"
         )
     check_custom_code(policy, TARGET, kea_version, f"Kea {kea.version_text}")
+    check_vlan_code(policy, TARGET, kea_version, f"Kea {kea.version_text}")
+    levels = phone_option_levels(policy)
     if policy.sites and not sites_by_relay and full is None:
         site = policy.sites[0]
         raise RenderError(
@@ -99,12 +121,17 @@ def render(
         )
     classes = [
         _phone_class(policy, kea),
-        *_device_classes(policy),
-        *_site_classes(policy, full),
+        *_device_classes(policy, levels),
+        *_site_classes(policy, full, levels),
     ]
     classes.append(
         _options_class(
-            policy, DEFAULT_CLASS, f"member('{PHONE_CLASS}')", policy.provisioning.url, None
+            policy,
+            DEFAULT_CLASS,
+            f"member('{PHONE_CLASS}')",
+            policy.provisioning.url,
+            None,
+            levels.default,
         )
     )
     dhcp4: dict[str, Any] = {"client-classes": classes}
@@ -125,12 +152,16 @@ def render(
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _option_data(policy: Policy, url: str | None, boot: str | None) -> list[dict[str, Any]]:
+def _option_data(
+    policy: Policy, url: str | None, boot: str | None, extras: Options
+) -> list[dict[str, Any]]:
     encoded: list[tuple[int, bytes]] = []
     if url is not None:
         encoded += encode_url_options(policy.delivery, url)
     if boot is not None:
         encoded.append((options.OPTION_BOOTFILE_NAME, options.encode_bootfile_name(boot)))
+    # The phone options: their codes never meet the URL's (policy cross_check).
+    encoded += extras
     out = []
     for code, data in sorted(encoded):
         entry: dict[str, Any] = {"code": code, "csv-format": False, "data": data.hex()}
@@ -183,10 +214,10 @@ def _phone_class(policy: Policy, kea: KeaInstall) -> dict[str, Any]:
 
 
 def _options_class(
-    policy: Policy, name: str, test: str, url: str | None, boot: str | None
+    policy: Policy, name: str, test: str, url: str | None, boot: str | None, extras: Options
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": name, "test": test}
-    data = _option_data(policy, url, boot)
+    data = _option_data(policy, url, boot, extras)
     if any(d["code"] == options.OPTION_VENDOR_SPECIFIC for d in data):
         entry["option-def"] = [OPTION_43_AS_BINARY]
     entry["option-data"] = data
@@ -195,13 +226,15 @@ def _options_class(
     return entry
 
 
-def _device_classes(policy: Policy) -> list[dict[str, Any]]:
+def _device_classes(policy: Policy, levels: PhoneOptionLevels) -> list[dict[str, Any]]:
     out = []
-    for device in policy.devices:
-        if device.url is None and device.boot_file is None:
-            continue  # matched by FANVIL; URL and boot file come from the site or default
+    for device, extras in zip(policy.devices, levels.devices, strict=True):
+        if device.url is None and device.boot_file is None and not extras:
+            continue  # matched by FANVIL; everything comes from the site or default
         name = f"fanvil-device-{device.mac.replace(':', '')}"
-        entry = _options_class(policy, name, _mac_test(device.mac), device.url, device.boot_file)
+        entry = _options_class(
+            policy, name, _mac_test(device.mac), device.url, device.boot_file, extras
+        )
         if device.name:
             entry["user-context"] = {"name": device.name}
         out.append(entry)
@@ -248,7 +281,9 @@ def _site_name(i: int, site: Site) -> str:
     return f"fanvil-site-{site.name}"
 
 
-def _site_classes(policy: Policy, full: FullConfig | None) -> list[dict[str, Any]]:
+def _site_classes(
+    policy: Policy, full: FullConfig | None, levels: PhoneOptionLevels
+) -> list[dict[str, Any]]:
     """One class per site, in policy order, each excluding the earlier sites that can match
     the same query: the engine takes its URL and boot file from the first matching site only,
     while Kea would fill an option the first class leaves unset from a later class."""
@@ -278,7 +313,9 @@ def _site_classes(policy: Policy, full: FullConfig | None) -> list[dict[str, Any
         terms = [f"member('{PHONE_CLASS}')", *(f"not member('{n}')" for n in earlier)]
         if not always[i]:
             terms.append("(" + " or ".join(_giaddr_test(n) for n in site.subnets) + ")")
-        entry = _options_class(policy, names[i], " and ".join(terms), site.url, site.boot_file)
+        entry = _options_class(
+            policy, names[i], " and ".join(terms), site.url, site.boot_file, levels.sites[i]
+        )
         if full is not None:
             entry["user-context"] = {
                 "matches": "every query: the site holds the whole pool"
