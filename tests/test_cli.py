@@ -65,8 +65,15 @@ def test_decide_json_shape() -> None:
     assert (data["model"], data["firmware"]) == ("X4", "2.10.2.6887")
     url = "https://prov.example.com/special/desk-12/"
     assert data["url"] == url
-    assert [o["code"] for o in data["options"]] == [43, 66, 67, 160]
+    # 42 and 101: the example's default phone options (the reception desk is in no site).
+    assert [o["code"] for o in data["options"]] == [42, 43, 66, 67, 101, 160]
     assert data["options"][0] == {
+        "code": 42,
+        "hex": "c000027b",
+        "text": "192.0.2.123",
+        "masked": False,
+    }
+    assert data["options"][1] == {
         "code": 43,
         "hex": url.encode().hex(),
         "text": url,
