@@ -78,7 +78,9 @@ class SippPhone:
             stamp, _, rest = block.partition("\n")
             if rest.startswith("UDP message received"):
                 body = rest.partition("\n\n")[2]
-                found.append((datetime.strptime(stamp.strip(), "%Y-%m-%d %H:%M:%S.%f"), body))
+                # bookworm's SIPp writes "2026-12-01 18:35:50.922067", forky's (3.7)
+                # "2026-12-01T18:35:50.922067Z": ISO 8601 either way.
+                found.append((datetime.fromisoformat(stamp.strip()), body))
         return found
 
     def notifies(self) -> list[tuple[datetime, str]]:
