@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kea_fanvil import parse_policy
 from kea_fanvil.engine import Engine, Request
 from kea_fanvil.errors import EncodingError, PolicyError
+from kea_fanvil.render import policy_digest
 from kea_fanvil.wire import phone_options as enc
 from kea_fanvil.wire.options import option_view
 
@@ -195,3 +196,12 @@ def test_the_vlan_code_may_not_carry_the_url_too() -> None:
         parse_policy(text, "p.yaml")
     # Without a VLAN anywhere the code is free for the URL.
     parse_policy(text.replace("{vlan: 5}", "{time_offset: 0}"), "p.yaml")
+
+
+def test_a_device_model_moves_the_rendered_fingerprint() -> None:
+    # Device.model is not in the policy dump; with model options it changes what is rendered.
+    policy = parse_policy(POLICY.replace("ALWAYS", "true"))
+    moved = policy.model_copy(
+        update={"devices": [d.model_copy(update={"model": "C62"}) for d in policy.devices]}
+    )
+    assert policy_digest(policy) != policy_digest(moved)
