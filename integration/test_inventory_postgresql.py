@@ -33,6 +33,7 @@ from pg import PgCluster, postgres_cluster
 from phones import KEA_OWN_66, POLICY
 
 from kea_fanvil.kea_hook import build as hook_build
+from kea_fanvil.kea_hook.inventory import read_meta, record_sightings
 
 PRL = bytes([1, 3, 6, 66])
 OWN_66 = [{"name": "tftp-server-name", "data": KEA_OWN_66.decode(), "always-send": True}]
@@ -168,3 +169,33 @@ def test_a_password_in_the_uri_is_refused(lab: Lab, tmp_path: Path, cluster: PgC
     wait_for(lambda: "FANVIL_INVENTORY_ERROR" in kea.log())
     log = kea.log()
     assert "holds a password" in log and "hunter2" not in log
+
+
+def test_files_learn_writes_the_shared_inventory(cluster: PgCluster) -> None:
+    """`kea-fanvil files learn` into PostgreSQL: the newest sighting's facts, counts that add
+    up, and the mark that keeps a second read from counting again, all in the shared table."""
+    rows_in = [
+        ("0c:38:3e:07:e1:6c", "X4", "2.10.2.6887", "198.18.0.20", "lab", 100.0),
+        ("0c:38:3e:07:e1:6c", "X4", "", "198.18.0.21", "lab", 200.0),  # newer, no firmware
+    ]
+    assert record_sightings(cluster.uri, rows_in, ("http-learned:nginx", "mark-1"), "web-1") == 1
+    assert read_meta(cluster.uri, "http-learned:nginx") == "mark-1"
+    phone = rows(cluster)["0c:38:3e:07:e1:6c"]
+    assert (phone["model"], phone["firmware"], phone["address"]) == (
+        "X4",
+        "2.10.2.6887",
+        "198.18.0.21",
+    )
+    assert (phone["matched_by"], phone["server"], phone["times_seen"]) == ("http", "web-1", 2)
+    assert (phone["first_seen"], phone["last_seen"]) == (100.0, 200.0)
+    # An older sighting adds its count only; the mark moves in the same transaction.
+    older = [("0c:38:3e:07:e1:6c", "X4", "2.9.0", "198.18.0.99", "", 50.0)]
+    record_sightings(cluster.uri, older, ("http-learned:nginx", "mark-2"), "web-2")
+    phone = rows(cluster)["0c:38:3e:07:e1:6c"]
+    assert (phone["address"], phone["firmware"], phone["server"]) == (
+        "198.18.0.21",
+        "2.10.2.6887",
+        "web-1",
+    )
+    assert (phone["times_seen"], phone["first_seen"]) == (3, 50.0)
+    assert read_meta(cluster.uri, "http-learned:nginx") == "mark-2"

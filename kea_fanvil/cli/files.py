@@ -569,7 +569,8 @@ def _write_password_files(folder: Path, rendered: serve_config.Rendered, group: 
     metavar="PATH",
     default=DEFAULT_DB,
     show_default=True,
-    help="The SQLite inventory to record the phones in (the hook's; created if missing).",
+    help="The inventory to record the phones in: the hook's SQLite file (created if missing) "
+    "or its PostgreSQL URI (no password in it: passfile=...).",
 )
 @click.option(
     "--policy",

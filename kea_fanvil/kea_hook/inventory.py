@@ -36,6 +36,7 @@ from kea_fanvil.kea_hook.inventory_pg import (
     read_rows,
     shown_uri,
 )
+from kea_fanvil.kea_hook.inventory_pg import read_meta as read_meta_pg
 from kea_fanvil.kea_hook.inventory_pg import read_models as read_models_pg
 from kea_fanvil.ratelimit import ThrottledLog
 from kea_fanvil.redact import mask
@@ -287,17 +288,10 @@ ON CONFLICT (mac) DO UPDATE SET
 """
 
 
-def _sqlite_only(path: str | Path) -> None:
-    if is_postgresql(path):
-        raise InventoryError(
-            f"{shown_uri(str(path))}: learning from an access log writes SQLite inventories "
-            "only (a PostgreSQL one is not supported yet)"
-        )
-
-
 def read_meta(path: str | Path, key: str) -> str | None:
     """A value of the inventory's meta table; None when it or the inventory is missing."""
-    _sqlite_only(path)
+    if is_postgresql(path):
+        return read_meta_pg(str(path), key)
     if not Path(path).exists():
         return None
     db = connect(path, create=False)
@@ -314,11 +308,12 @@ def record_sightings(
     path: str | Path,
     sightings: Iterable[tuple[str, str, str, str, str, float]],
     meta: tuple[str, str] | None = None,
+    server: str = "",
 ) -> int:
     """Upsert (MAC, model, firmware, address, site, time) sightings, one row per MAC, and set
     the meta ``(key, value)`` in the same transaction; the number of phones written. The
-    inventory is created if missing (as the hook's writer creates it)."""
-    _sqlite_only(path)
+    inventory is created if missing (as the hook's writer creates it). A PostgreSQL inventory
+    names ``server`` as the rows' writer (a new row's; a phone DHCP saw keeps its server)."""
     # MAC -> (first, last, count, facts of the newest)
     phones: dict[str, tuple[float, float, int, tuple[str, str, str, str]]] = {}
     for mac, model, firmware, address, site, seen in sightings:
@@ -335,6 +330,9 @@ def record_sightings(
         (mac, model, firmware, address, site, first, last, times)
         for mac, (first, last, times, (model, firmware, address, site)) in sorted(phones.items())
     ]
+    if is_postgresql(path):
+        PgInventory(str(path), server or f"http:{socket.gethostname()}").learn(rows, meta)
+        return len(rows)
     db = connect(path, create=True)
     try:
         with db:

@@ -42,6 +42,7 @@ __all__ = [
     "check_uri",
     "is_postgresql",
     "phone_filters",
+    "read_meta",
     "read_models",
     "read_rows",
     "shown_uri",
@@ -102,6 +103,22 @@ ON CONFLICT (mac) DO UPDATE SET {_NEWER},
 _TOUCH = """
 UPDATE kea_fanvil_phones SET last_seen = GREATEST(last_seen, %s), times_seen = times_seen + %s
 WHERE mac = %s
+"""
+# A phone learnt from an HTTP access log (kea-fanvil files learn): it says nothing of the DHCP
+# decision, so only the model, firmware (when known) and address of a newer sighting replace
+# a row's; every other fact stays as DHCP left it. The SQLite twin is inventory._HTTP_UPSERT.
+_LEARN = """
+INSERT INTO kea_fanvil_phones AS p (mac, matched_by, model, firmware, vendor_class, address,
+    relay, site, url, boot_file, first_seen, last_seen, times_seen, server)
+VALUES (%s, 'http', %s, %s, '', %s, '', %s, '', '', %s, %s, %s, %s)
+ON CONFLICT (mac) DO UPDATE SET
+    model = CASE WHEN excluded.last_seen >= p.last_seen THEN excluded.model ELSE p.model END,
+    firmware = CASE WHEN excluded.last_seen >= p.last_seen AND excluded.firmware <> ''
+        THEN excluded.firmware ELSE p.firmware END,
+    address = CASE WHEN excluded.last_seen >= p.last_seen THEN excluded.address ELSE p.address END,
+    first_seen = LEAST(p.first_seen, excluded.first_seen),
+    last_seen = GREATEST(p.last_seen, excluded.last_seen),
+    times_seen = p.times_seen + excluded.times_seen
 """
 _COLUMNS = (
     "mac, matched_by, model, firmware, vendor_class, address, relay, site, url, boot_file, "
@@ -211,6 +228,25 @@ class PgInventory:
             self.close()
             raise InventoryError(f"{shown_uri(self.uri)}: {_one_line(exc)}") from None
 
+    def learn(self, rows: list[tuple[Any, ...]], meta: tuple[str, str] | None) -> None:
+        """Phones learnt from an access log, (mac, model, firmware, address, site, first,
+        last, times) each, and the meta ``(key, value)``, in one transaction."""
+        pg = _psycopg()
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                if rows:
+                    cur.executemany(_LEARN, [(*row, self.server) for row in sorted(rows)])
+                if meta is not None:
+                    cur.execute(
+                        "INSERT INTO kea_fanvil_meta VALUES (%s, %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        meta,
+                    )
+        except pg.Error as exc:
+            raise InventoryError(f"{shown_uri(self.uri)}: {_one_line(exc)}") from None
+        finally:
+            self.close()
+
     @property
     def closed(self) -> bool:
         return bool(self._conn.closed)
@@ -231,6 +267,21 @@ def phone_filters(since: float | None, model: str | None, mark: str) -> tuple[st
         where.append(f"lower(model) = lower({mark})")
         args.append(model)
     return " AND ".join(where), args
+
+
+def read_meta(uri: str, key: str) -> str | None:
+    """A value of kea_fanvil_meta; None when it, or the table, is missing."""
+    pg = _psycopg()
+    with _connect(uri, read_only=True) as conn:
+        try:
+            row = conn.execute(
+                "SELECT value FROM kea_fanvil_meta WHERE key = %s", (key,)
+            ).fetchone()
+        except pg.errors.UndefinedTable:
+            return None  # no server has written yet
+        except pg.Error as exc:
+            raise InventoryError(f"{shown_uri(uri)}: {_one_line(exc)}") from None
+    return None if row is None else str(row[0])
 
 
 def read_models(uri: str, limit: int) -> list[tuple[str, str, int]]:
