@@ -29,6 +29,18 @@ delivery:
   custom_option: 160
   always_send: true
 """
+# `--phone-options`: the default phone options (policy.dhcp_options) for every phone, in the
+# native and the hook policy alike, so that both pay Kea's packing of six more options.
+PHONE_OPTIONS = """\
+dhcp_options:
+  default:
+    vlan: 20
+    ntp_servers: [198.18.0.1, 198.18.0.2]
+    time_offset: 3600
+    posix_timezone: "CET-1CEST,M3.5.0,M10.5.0/3"
+    tzdb_timezone: Europe/Zurich
+    sip_servers: [sip.example.com]
+"""
 VENDOR_CLASS = b"Fanvil X4 2.10.2.6887"
 URL = b"http://prov.example.com/fanvil/$mac.cfg"
 # What perfdhcp's -b mac= template starts from: its -R clients vary the last octets, so with as
@@ -44,18 +56,19 @@ def device_mac(i: int) -> str:
     return f"{MAC_PREFIX}:{(i >> 16) & 255:02x}:{(i >> 8) & 255:02x}:{i & 255:02x}"
 
 
-def write_policies(folder: Path, devices: int) -> tuple[Path, Path]:
+def write_policies(folder: Path, devices: int, phone_options: bool = False) -> tuple[Path, Path]:
     """(native policy, hook policy) in `folder`: the same rules; the hook's also has an
     inventory of `devices` phones (phones.csv beside it, one boot file each)."""
     folder.mkdir(parents=True, exist_ok=True)
     native = folder / "native-policy.yaml"
-    native.write_text(POLICY)
+    rules = POLICY + (PHONE_OPTIONS if phone_options else "")
+    native.write_text(rules)
     with (folder / "phones.csv").open("w") as out:
         out.write("mac,boot_file\n")
         for i in range(devices):
             out.write(f"{device_mac(i)},desk-{i}.cfg\n")
     hooked = folder / "hook-policy.yaml"
-    hooked.write_text(POLICY + "devices_file: phones.csv\n")
+    hooked.write_text(rules + "devices_file: phones.csv\n")
     return native, hooked
 
 

@@ -406,7 +406,7 @@ def measure_reload(setup: Setup, variant: str, mt: bool, generation: int) -> Non
     policy = folder / "hook-policy.yaml"
     if not policy.exists():
         # Its own copy: the run rewrites the inventory, the other figures keep theirs.
-        write_policies(folder, args.devices)
+        write_policies(folder, args.devices, args.phone_options)
     sample: dict[str, Any] = {"figure": "reload", "variant": variant, "threads": mode}
     for way in ("none", "watch"):
         try:
@@ -642,7 +642,8 @@ def report_starts(setup: Setup, variants: list[str]) -> None:
                 f"{mode:<8} {variant:<12} {len(runs):>3} {rss:>8.1f} {rss_delta:>8} "
                 f"{serve:>12.2f} {serve_delta:>7} {load:>12}"
             )
-    print(f"(hook variants: policy with {setup.args.devices:,} inventory devices)")
+    extra = "; every phone gets the six phone options" if setup.args.phone_options else ""
+    print(f"(hook variants: policy with {setup.args.devices:,} inventory devices{extra})")
 
 
 def report_reloads(setup: Setup) -> None:
@@ -735,6 +736,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "default all (start memory and time come with a, b and c)",
     )
     add("--devices", type=int, help=f"inventory devices in the policy ({default('devices')})")
+    add(
+        "--phone-options",
+        action="store_true",
+        help="give every phone the six phone options (VLAN, SIP, NTP, time) in both the "
+        "native and the hook policy",
+    )
     add(
         "--clients",
         type=int,
@@ -890,7 +897,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = 1
     with tempfile.TemporaryDirectory(prefix="kf-packet-path-") as tmp_name:
         tmp = Path(tmp_name)
-        native_policy, hook_policy = write_policies(tmp / "policy", args.devices)
+        native_policy, hook_policy = write_policies(
+            tmp / "policy", args.devices, args.phone_options
+        )
         setup = Setup(args, tmp, native_policy, hook_policy, list(args.variants))
         try:
             run_all(setup)
