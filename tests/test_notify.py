@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from kea_fanvil import parse_policy
 from kea_fanvil.cli import resync
 from kea_fanvil.cli.app import main
+from kea_fanvil.files import changes as files_changes
 from kea_fanvil.files.build import build
 from kea_fanvil.kea_hook.inventory import InventoryWriter, Phone
 from kea_fanvil.pnp.notify import (
@@ -387,7 +388,7 @@ def _phone_row(mac: str, address: str, model: str = "", site: str = "") -> Phone
 def test_a_changed_device_file_concerns_its_device_only(tmp_path: Path) -> None:
     policy = parse_policy(POLICY)
     first = build(policy, tmp_path)
-    assert {c.name for c in resync.changes_from_report(first, policy)} == {
+    assert {c.name for c in files_changes.changes_from_report(first, policy)} == {
         "f0C006200000.cfg",
         "f0X4hw1.100.cfg",
         "0c383e000011.cfg",
@@ -396,10 +397,10 @@ def test_a_changed_device_file_concerns_its_device_only(tmp_path: Path) -> None:
         "shared.cfg",
     }
     again = build(policy, tmp_path)
-    assert resync.changes_from_report(again, policy) == []  # unchanged: nobody
+    assert files_changes.changes_from_report(again, policy) == []  # unchanged: nobody
     assert resync.concerned([], [_phone_row(DESK, "198.18.0.9", "C62")]) == []
     edited = parse_policy(POLICY.replace('"211"', '"212"'))
-    changes = resync.changes_from_report(build(edited, tmp_path), edited)
+    changes = files_changes.changes_from_report(build(edited, tmp_path), edited)
     assert [(c.name, c.macs) for c in changes] == [("0c383e000011.cfg", ("0c:38:3e:00:00:11",))]
     wanted = resync.concerned(changes, [_phone_row(DESK, "198.18.0.9", "C62")])
     assert wanted == [resync.Wanted("0c:38:3e:00:00:11", ("0c383e000011.cfg",))]
@@ -409,7 +410,7 @@ def test_a_changed_common_file_concerns_every_phone_of_its_model(tmp_path: Path)
     policy = parse_policy(POLICY)
     build(policy, tmp_path)
     edited = parse_policy(POLICY.replace('"Time Zone": "1"', '"Time Zone": "2"'))
-    changes = resync.changes_from_report(build(edited, tmp_path), edited)
+    changes = files_changes.changes_from_report(build(edited, tmp_path), edited)
     assert sorted(c.name for c in changes) == ["f0C006200000.cfg", "f0X4hw1.100.cfg"]
     inventory = [
         _phone_row(DESK, "198.18.0.9", "c62"),  # not in the policy; option 60 says C62
@@ -428,7 +429,9 @@ def test_a_changed_common_file_concerns_every_phone_of_its_model(tmp_path: Path)
 def test_a_shared_id_oriented_file_concerns_each_device(tmp_path: Path) -> None:
     policy = parse_policy(POLICY)
     report = build(policy, tmp_path)
-    (shared,) = [c for c in resync.changes_from_report(report, policy) if c.name == "shared.cfg"]
+    (shared,) = [
+        c for c in files_changes.changes_from_report(report, policy) if c.name == "shared.cfg"
+    ]
     assert shared.macs == ("0c:38:3e:00:00:12", "0c:38:3e:00:00:13")
 
 
@@ -546,7 +549,7 @@ def test_files_build_notify_sends_to_changed_phones_only(
     out_dir = tmp_path / "srv"
     code, _, err = _invoke("files", "build", str(policy), "--out", str(out_dir))
     assert code == 0, err
-    assert (out_dir / resync.CHANGES_NAME).exists()
+    assert (out_dir / files_changes.CHANGES_NAME).exists()
     policy.write_text(POLICY.replace('"211"', '"212"'))
     sending = ["--inventory", db, "--port", str(port), "--t1", "0.05", "--timeout", "0.5"]
     code, out, err = _invoke(

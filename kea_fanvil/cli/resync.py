@@ -9,12 +9,12 @@ nothing else; a phone it does not know, or knows without a usable address, is re
 not sent anything.
 
 `files build` leaves the files it wrote new or changed, with the phones they concern, in
-DIR/.kea-fanvil-changes.json, for `kea-fanvil notify --changed DIR` to send later.
+DIR/.kea-fanvil-changes.json (kea_fanvil.files.changes), for `kea-fanvil notify --changed DIR`
+to send later.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 
 import click
 
-from kea_fanvil import safe_files
 from kea_fanvil.cli.common import err, fail, out
-from kea_fanvil.errors import InventoryError, PnpError
-from kea_fanvil.fanvil.identify import normalize_mac
+from kea_fanvil.errors import FilesError, InventoryError, PnpError
+from kea_fanvil.files import changes as changes_file
 from kea_fanvil.files.build import BuildReport
+from kea_fanvil.files.changes import CHANGES_NAME, Change, changes_from_report
 from kea_fanvil.kea_hook.inventory import DEFAULT_DB, Phone, read_phones
 from kea_fanvil.pnp.notify import (
     DEFAULT_EVENT,
@@ -45,16 +45,12 @@ from kea_fanvil.policy.files import model_key
 from kea_fanvil.policy.models import Policy
 
 __all__ = [
-    "CHANGES_FORMAT",
-    "CHANGES_NAME",
     "EXIT_UNCONFIRMED",
     "BuildNotifier",
-    "Change",
     "Unsent",
     "Wanted",
     "after_build",
     "build_notify_options",
-    "changes_from_report",
     "concerned",
     "exit_for",
     "locate",
@@ -67,21 +63,7 @@ __all__ = [
     "write_changes",
 ]
 
-CHANGES_NAME = ".kea-fanvil-changes.json"  # hidden, as the manifest: never a phone's file name
-CHANGES_FORMAT = 1
 EXIT_UNCONFIRMED = 3  # sent, but some phone did not answer 2xx (or could not be sent to)
-CHANGED_STATES = ("new", "changed")  # "restored" files are back at the version phones have
-
-
-@dataclass(frozen=True)
-class Change:
-    """A file the last build wrote new or changed, and whom it concerns."""
-
-    name: str
-    kind: str
-    state: str
-    macs: tuple[str, ...]  # the policy's devices it is for
-    model: str | None  # a Common file: its model (as the Common file table spells it)
 
 
 @dataclass(frozen=True)
@@ -93,36 +75,6 @@ class Wanted:
 
 
 # --- files to phones ----------------------------------------------------------------------------
-
-
-def _devices_by_file(policy: Policy) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for device in policy.devices:
-        mac12 = device.mac.replace(":", "")
-        names = {f"{mac12}.cfg", device.boot_file, device.custom_file}
-        for name in names:
-            if name is not None:
-                found.setdefault(name.replace("$mac", mac12), []).append(device.mac)
-    return found
-
-
-def changes_from_report(report: BuildReport, policy: Policy) -> list[Change]:
-    """The files ``report`` says were written new or changed, with the devices they concern."""
-    by_file = _devices_by_file(policy)
-    changes = []
-    for built in report.files:
-        if built.state not in CHANGED_STATES or built.kind is None:
-            continue
-        if built.kind == "common":
-            model = built.owner  # plan.py: a Common file's owner is its model key
-            macs = [
-                d.mac for d in policy.devices if d.model is not None and model_key(d.model) == model
-            ]
-            changes.append(Change(built.name, built.kind, built.state, tuple(macs), model))
-        else:
-            macs = by_file.get(built.name, [])
-            changes.append(Change(built.name, built.kind, built.state, tuple(macs), None))
-    return changes
 
 
 def concerned(changes: Iterable[Change], phones: Iterable[Phone]) -> list[Wanted]:
@@ -146,25 +98,12 @@ def concerned(changes: Iterable[Change], phones: Iterable[Phone]) -> list[Wanted
 def write_changes(out_dir: Path, changes: Sequence[Change]) -> None:
     """Record the last build's changes in ``out_dir``; a failure is a warning (the files are
     built; only `notify --changed` needs this)."""
-    document = {
-        "about": "kea-fanvil files build: the files the last build wrote new or changed and "
-        "the phones they concern, for `kea-fanvil notify --changed`",
-        "changes": CHANGES_FORMAT,
-        "files": [
-            {"name": c.name, "kind": c.kind, "state": c.state, "macs": list(c.macs)}
-            | ({"model": c.model} if c.model is not None else {})
-            for c in changes
-        ],
-    }
-    path = out_dir / CHANGES_NAME
-    data = (json.dumps(document, indent=1) + "\n").encode()
     try:
-        if not path.exists() or safe_files.read_bytes(path) != data:
-            safe_files.write_atomic(path, data, mode=0o644)
+        changes_file.write_changes(out_dir, changes)
     except OSError as exc:
         err.print(
-            f"warning: cannot write {path}: {exc.strerror or exc}; `kea-fanvil notify "
-            "--changed` will not know what this build changed",
+            f"warning: cannot write {out_dir / CHANGES_NAME}: {exc.strerror or exc}; "
+            "`kea-fanvil notify --changed` will not know what this build changed",
             style="yellow",
             soft_wrap=True,
         )
@@ -172,28 +111,10 @@ def write_changes(out_dir: Path, changes: Sequence[Change]) -> None:
 
 def read_changes(out_dir: Path) -> list[Change]:
     """The changes the last `files build --out out_dir` recorded; exit 1 naming the file."""
-    path = out_dir / CHANGES_NAME
     try:
-        raw: Any = json.loads(safe_files.read_text(path))
-    except FileNotFoundError:
-        fail(f"{path}: no such file; `kea-fanvil files build --out {out_dir}` writes it")
-    except (OSError, ValueError) as exc:
-        fail(f"cannot read {path}: {exc}")
-    try:
-        if raw["changes"] != CHANGES_FORMAT:
-            raise ValueError(f"format {raw['changes']!r} is not {CHANGES_FORMAT}")
-        return [
-            Change(
-                str(f["name"]),
-                str(f["kind"]),
-                str(f["state"]),
-                tuple(normalize_mac(m) for m in f["macs"]),
-                None if f.get("model") is None else model_key(str(f["model"])),
-            )
-            for f in raw["files"]
-        ]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        fail(f"{path} is not a kea-fanvil changes file: {exc}")
+        return changes_file.read_changes(out_dir)
+    except FilesError as exc:
+        fail(str(exc))
 
 
 # --- phones to addresses ------------------------------------------------------------------------
