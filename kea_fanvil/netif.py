@@ -11,7 +11,14 @@ import fcntl
 import socket
 import struct
 
-__all__ = ["IFF_RUNNING", "IFF_UP", "flags", "hardware_address", "ipv4_address"]
+__all__ = [
+    "IFF_RUNNING",
+    "IFF_UP",
+    "flags",
+    "hardware_address",
+    "ipv4_address",
+    "route_source",
+]
 
 SIOCGIFFLAGS = 0x8913
 SIOCGIFADDR = 0x8915
@@ -39,3 +46,13 @@ def hardware_address(iface: str) -> bytes:
 def ipv4_address(iface: str) -> str:
     """The first IPv4 address of `iface` (a sockaddr_in: family, port, then the address)."""
     return socket.inet_ntoa(_ifreq(iface, SIOCGIFADDR)[20:24])
+
+
+def route_source(peer: str) -> str:
+    """The address the kernel would send from to reach ``peer``: a route look-up (connecting a
+    UDP socket sends nothing), so a reply or request goes out from the address the peer sees.
+    OSError when there is no route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((peer, 9))  # any port: only the route counts
+        address: str = probe.getsockname()[0]
+        return address

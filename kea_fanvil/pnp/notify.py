@@ -39,6 +39,7 @@ from typing import Literal
 
 from kea_fanvil.errors import PnpError, SipError
 from kea_fanvil.fanvil.identify import normalize_mac
+from kea_fanvil.netif import route_source
 from kea_fanvil.version import __version__
 from kea_fanvil.wire.sip import MAX_DATAGRAM, SipResponse, build_message, parse_message, parse_via
 
@@ -366,14 +367,6 @@ def _open(bind: Address) -> socket.socket:
     return sock
 
 
-def _route_source(peer: str) -> str:
-    """The address the kernel sends from to reach ``peer`` (a route look-up, no packet)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect((peer, PORT))
-        address: str = probe.getsockname()[0]
-        return address
-
-
 _EXTENDED_ERR = struct.Struct("=IBBBBII")  # struct sock_extended_err, <linux/errqueue.h>
 
 
@@ -432,7 +425,7 @@ def send_notifies(
             try:
                 source = bind[0] if bind[0] != "0.0.0.0" else local.get(target.address)
                 if source is None:
-                    source = local[target.address] = _route_source(target.address)
+                    source = local[target.address] = route_source(target.address)
                 requests.append(prepare(target, (source, port), settings))
                 outcomes.append(None)
             except OSError as exc:  # no route: nothing to send from

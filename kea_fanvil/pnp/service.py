@@ -32,6 +32,7 @@ from types import FrameType
 from kea_fanvil import safe_files
 from kea_fanvil.engine import Engine
 from kea_fanvil.errors import PnpError, PolicyError
+from kea_fanvil.netif import route_source
 from kea_fanvil.pnp.responder import GROUP, PORT, Limits, LogSink, Outgoing, Responder
 from kea_fanvil.policy.loader import load_policy
 from kea_fanvil.policy.secrets import exposure_warnings
@@ -83,14 +84,6 @@ def open_group_socket(group: str, port: int, interfaces: Sequence[str]) -> socke
         where = f" on {', '.join(interfaces)}" if interfaces else ""
         raise PnpError(f"cannot listen on {group}:{port}{where}: {exc.strerror or exc}") from None
     return sock
-
-
-def _route_source(peer: str) -> str:
-    """The address the kernel would send from to reach ``peer`` (a route look-up, no packet)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect((peer, PORT))
-        address: str = probe.getsockname()[0]
-        return address
 
 
 def _send(sock: socket.socket, responder: Responder, out: list[Outgoing], now: float) -> None:
@@ -177,7 +170,7 @@ def serve(
     _buffer(reply)
     reply_port: int = reply.getsockname()[1]
     responder = Responder(
-        engine, lambda peer: (_route_source(peer), reply_port), sink, limits or Limits()
+        engine, lambda peer: (route_source(peer), reply_port), sink, limits or Limits()
     )
     wake_r, wake_w = socket.socketpair()
     wake_r.setblocking(False)
