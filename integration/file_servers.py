@@ -9,8 +9,12 @@ to syslog, which the lab does not have: TFTP tests assert on what the client rec
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +90,30 @@ def _popen(lab: Lab, argv: list[str], out_path: Path) -> subprocess.Popen[bytes]
             stdin=subprocess.DEVNULL,
             env=server_env(),
         )
+
+
+def start_listening(
+    lab: Lab, name: str, argv: list[str], ss_args: list[str], out_path: Path, *logs: Path
+) -> ServerProcess:
+    """Run `argv` in the lab's server namespace (output to `out_path`), the lab stopping it,
+    and return once `ss -Hl <ss_args>` shows it listening (RuntimeError with its logs if not)."""
+    popen = _popen(lab, argv, out_path)
+    process = ServerProcess(name=name, popen=popen, log_path=out_path)
+    lab.processes.append(process)
+    _wait_listening(lab, name, popen, ss_args, out_path, *logs)
+    return process
+
+
+@contextmanager
+def www_data_folder(prefix: str) -> Iterator[Path]:
+    """A fresh folder under /tmp that nginx's workers (www-data) can read: pytest's tmp_path
+    sits under a 0700 folder they cannot enter. Removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_nginx(

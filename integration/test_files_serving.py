@@ -12,14 +12,13 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import Lab, ServerProcess, require, run_command, run_json_in_netns, server_env
+from file_servers import start_listening, www_data_folder
+from lab import Lab, require, run_json_in_netns
 
 from kea_fanvil import parse_policy
 from kea_fanvil.fanvil.config_formats import read_version
@@ -80,39 +79,12 @@ LONG_EXTRA = "".join(f"          Line {i}: {'x' * 40}\n" for i in range(40))
 
 @pytest.fixture
 def served_dir() -> Iterator[Path]:
-    # nginx's workers run as www-data: pytest's tmp_path (under a 0700 folder) is out of reach.
-    folder = Path(tempfile.mkdtemp(prefix="kf-files-", dir="/tmp"))
-    folder.chmod(0o755)
-    try:
+    with www_data_folder("kf-files-") as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _wait_listening(lab: Lab, popen: subprocess.Popen[bytes], ss: list[str], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        if popen.poll() is not None:
-            raise RuntimeError(f"{popen.args} exited with {popen.returncode}:\n{log.read_text()}")
-        if run_command(*lab.exec_argv(lab.srv_ns, "ss", "-Hl", *ss), check=False).stdout.strip():
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{popen.args} not listening after 10 s:\n{log.read_text()}")
-        time.sleep(0.02)
 
 
 def _start(lab: Lab, name: str, argv: list[str], ss: list[str], run: Path) -> None:
-    out_path = run / f"{name}.out"
-    with out_path.open("wb") as out:
-        popen = subprocess.Popen(
-            lab.exec_argv(lab.srv_ns, *argv),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=server_env(),
-        )
-    lab.processes.append(ServerProcess(name=name, popen=popen, log_path=out_path))
-    _wait_listening(lab, popen, ss, out_path)
+    start_listening(lab, name, argv, ss, run / f"{name}.out")
 
 
 def start_nginx(lab: Lab, root: Path, run: Path) -> None:

@@ -16,18 +16,16 @@ import grp
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from daemons import start_dnsmasq
-from lab import Lab, ServerProcess, require, run_command, server_env
+from file_servers import start_listening, www_data_folder
+from lab import Lab, require, run_command, server_env
 
 from kea_fanvil.files.build import MANIFEST_NAME
 
@@ -107,13 +105,8 @@ def _run(*argv: str, ns: str | None = None) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def work() -> Iterator[Path]:
-    # nginx's workers run as www-data: pytest's tmp_path (under a 0700 folder) is out of reach.
-    folder = Path(tempfile.mkdtemp(prefix="kf-guard-", dir="/tmp"))
-    folder.chmod(0o755)
-    try:
+    with www_data_folder("kf-guard-") as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _start_nginx(lab: Lab, run: Path) -> None:
@@ -121,24 +114,10 @@ def _start_nginx(lab: Lab, run: Path) -> None:
     conf.write_text(NGINX_CONF.format(run=run))
     check = _run("nginx", "-t", "-e", str(run / "test.log"), "-c", str(conf), ns=lab.srv_ns)
     assert check.returncode == 0, check.stderr
-    out_path = run / "nginx.out"
     argv = ["nginx", "-e", str(run / "startup.log"), "-c", str(conf), "-g", "daemon off;"]
-    with out_path.open("wb") as out:
-        popen = subprocess.Popen(
-            lab.exec_argv(lab.srv_ns, *argv),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=server_env(),
-        )
-    lab.processes.append(ServerProcess(name="nginx", popen=popen, log_path=out_path))
-    deadline = time.monotonic() + 10
-    while not run_command(
-        *lab.exec_argv(lab.srv_ns, "ss", "-Hltn", "sport = :80"), check=False
-    ).stdout.strip():
-        assert popen.poll() is None, out_path.read_text() + (run / "error.log").read_text()
-        assert time.monotonic() < deadline, "nginx is not listening after 10 s"
-        time.sleep(0.02)
+    start_listening(
+        lab, "nginx", argv, ["-tn", "sport = :80"], run / "nginx.out", run / "error.log"
+    )
 
 
 def _start_dnsmasq(lab: Lab, policy: Path, state: Path) -> None:
