@@ -26,6 +26,21 @@ def test_validate_prints_a_summary() -> None:
     assert "branch-a" in out and out.rstrip().endswith("valid")
 
 
+def test_validate_summarises_the_phone_options(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        'version: 1\nprovisioning: {url: "http://p.example/"}\n'
+        "dhcp_options:\n  vlan_format: u16\n  default: {time_offset: 0}\n"
+        "  models:\n    X9: {vlan: 3}\n"
+    )
+    code, out, err = _run("validate", str(policy))
+    assert code == 0
+    summary = " ".join(out.split())
+    assert "phone options default: time_offset; models: X9; VLAN in option 132 as u16" in summary
+    # A model no device has: its options reach nobody (option 60 is not read).
+    assert f"note: {policy}:7:9: dhcp_options.models.X9: no device has model 'X9'" in err
+
+
 def test_validate_reports_problems_with_file_line_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nprovisioning:\n  url: gopher://x/\n  colour: 1\n")

@@ -24,8 +24,10 @@ from kea_fanvil.cli.common import (
 )
 from kea_fanvil.engine import Decision, Engine, Request
 from kea_fanvil.fanvil.identify import mac_bytes, normalize_mac, ouis_of_organization
+from kea_fanvil.policy.dhcp_options import DhcpOptions
+from kea_fanvil.policy.files import model_key
 from kea_fanvil.policy.loader import locator
-from kea_fanvil.policy.models import Policy, shadowed_sites, site_overlaps
+from kea_fanvil.policy.models import Policy, phone_option_levels, shadowed_sites, site_overlaps
 from kea_fanvil.policy.secrets import credential_fields
 from kea_fanvil.redact import shown
 from kea_fanvil.render import defined_code
@@ -72,6 +74,9 @@ def validate(policy: Path, show_secrets: bool) -> None:
     table.add_row(
         "devices", f"{len(loaded.devices)} ({with_url} with own URL, {with_boot} with boot file)"
     )
+    phone = _phone_options_summary(loaded)
+    if phone:
+        table.add_row("phone options", phone)
     secret = credential_fields(loaded)
     if secret:
         table.add_row("passwords", f"in {len(secret)} URLs" + ("" if show_secrets else " (masked)"))
@@ -92,6 +97,30 @@ def validate(policy: Path, show_secrets: bool) -> None:
 
 
 MANY_OUIS = 50  # an organization matching more is rarely one phone maker (one: Fanvil)
+
+
+def _phone_options_summary(policy: Policy) -> str:
+    """Which levels set phone options (docs/dhcp-options.md), or "" when none does."""
+    levels = phone_option_levels(policy)
+    if not levels:
+        return ""
+    sites = sum(1 for loc, _ in levels if loc[0] == "sites")
+    devices = sum(1 for loc, _ in levels if loc[0] == "devices")
+    parts = []
+    section = policy.dhcp_options
+    if section is not None:
+        default = [name for name, value in section.default if value is not None]
+        parts.append(f"default: {', '.join(default) or 'none'}")
+        if section.models:
+            parts.append(f"models: {', '.join(section.models)}")
+    parts += [f"{sites} site(s)"] if sites else []
+    parts += [f"{devices} device(s)"] if devices else []
+    if any(o.vlan is not None for _, o in levels):
+        chosen = section or DhcpOptions()
+        parts.append(
+            f"VLAN in option {chosen.vlan_option} as {chosen.vlan_format} (unverified on phones)"
+        )
+    return "; ".join(parts)
 
 
 def _notes(path: Path, policy: Policy) -> list[str]:
@@ -122,6 +151,15 @@ def _notes(path: Path, policy: Policy) -> list[str]:
                 f"{locate(('delivery', 'custom_option'))}: {shown} defines option {code} as "
                 f"{found.name}: `render {server}` refuses it (the Kea hook sends it)"
             )
+    if policy.dhcp_options is not None:
+        models = {model_key(d.model) for d in policy.devices if d.model}
+        for name in policy.dhcp_options.models:
+            if model_key(name) not in models:
+                notes.append(
+                    f"{locate(('dhcp_options', 'models', name))}: no device has model {name!r}: "
+                    "these options reach only devices listed with it (option 60's model is "
+                    "not read; docs/dhcp-options.md)"
+                )
     for i, name in enumerate(policy.match.oui_organizations):
         count = len(ouis_of_organization(name))
         if count == 0 or count > MANY_OUIS:
