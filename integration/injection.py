@@ -1,7 +1,7 @@
 """Hostile policy text and the rendered configurations (helpers for the injection tests).
 
 Every text a policy carries into a rendered file (site and device names, vendor-class prefixes,
-URLs, boot files) is drawn from characters that end comments, strings or statements in dhcpd,
+URLs, boot files, time-zone strings) is drawn from characters that end comments, strings or statements in dhcpd,
 dnsmasq or Kea JSON. A policy holding them must be refused when it loads, or refused by the
 renderer with a reason, or rendered with exactly the statements the same policy renders with
 harmless text: never one more. ``skeleton`` says what "the statements" are for each format.
@@ -59,9 +59,18 @@ def policy_text(site: str, device: str, prefix: str, path: str, boot: str) -> st
                 "subnet": "198.18.64.0/18",
                 "url": f"http://site.example.com/{path}",
                 "boot_file": boot,
+                # Phone options carry text too: a POSIX TZ string is any visible ASCII.
+                "dhcp_options": {"posix_timezone": boot, "vlan": 20},
             }
         ],
-        "devices": [{"mac": "0c:38:3e:11:3a:f8", "name": device, "boot_file": boot}],
+        "devices": [
+            {
+                "mac": "0c:38:3e:11:3a:f8",
+                "name": device,
+                "boot_file": boot,
+                "dhcp_options": {"posix_timezone": path},
+            }
+        ],
     }
     return yaml.safe_dump(document, allow_unicode=True)
 
