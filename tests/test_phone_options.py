@@ -4,12 +4,13 @@ per-code precedence (device, model, site, default). Expected bytes are written f
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kea_fanvil import parse_policy
+from kea_fanvil import load_policy, parse_policy
 from kea_fanvil.engine import Engine, Request
 from kea_fanvil.errors import EncodingError, PolicyError
 from kea_fanvil.render import policy_digest
@@ -205,3 +206,18 @@ def test_a_device_model_moves_the_rendered_fingerprint() -> None:
         update={"devices": [d.model_copy(update={"model": "C62"}) for d in policy.devices]}
     )
     assert policy_digest(policy) != policy_digest(moved)
+
+
+def test_devices_file_models_get_their_model_options(tmp_path: Path) -> None:
+    # A large inventory's CSV carries the model too: its phones get their model's options.
+    (tmp_path / "phones.csv").write_text("mac,model\n0c:38:3e:00:01:01,X4\n0c:38:3e:00:01:02,\n")
+    (tmp_path / "policy.yaml").write_text(
+        'version: 1\nprovisioning: {url: "http://p.example/"}\n'
+        "dhcp_options: {vlan_format: decimal, models: {X4: {vlan: 44}}}\n"
+        "devices_file: phones.csv\n"
+    )
+    engine = Engine(load_policy(tmp_path / "policy.yaml"))
+    x4 = engine.decide(Request(bytes.fromhex("0c383e000101")))
+    other = engine.decide(Request(bytes.fromhex("0c383e000102")))
+    assert dict(x4.options)[132] == b"44"
+    assert 132 not in dict(other.options)
