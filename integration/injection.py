@@ -1,10 +1,11 @@
 """Hostile policy text and the rendered configurations (helpers for the injection tests).
 
-Every text a policy carries into a rendered file (site and device names, vendor-class prefixes,
-URLs, boot files, time-zone strings) is drawn from characters that end comments, strings or statements in dhcpd,
-dnsmasq or Kea JSON. A policy holding them must be refused when it loads, or refused by the
-renderer with a reason, or rendered with exactly the statements the same policy renders with
-harmless text: never one more. ``skeleton`` says what "the statements" are for each format.
+Every text a policy carries into a rendered file (site and device names, vendor-class
+prefixes, URLs, boot files, time-zone strings) is drawn from characters that end comments,
+strings or statements in dhcpd, dnsmasq or Kea JSON. A policy holding them must be refused when
+it loads, or refused by the renderer with a reason, or rendered with exactly the statements the
+same policy renders with harmless text: never one more. ``skeleton`` says what "the
+statements" are for each format.
 """
 
 from __future__ import annotations
