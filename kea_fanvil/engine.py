@@ -11,6 +11,7 @@ address (giaddr) or the offered address (yiaddr), then the default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +23,7 @@ from kea_fanvil.fanvil.identify import (
 )
 from kea_fanvil.policy import dhcp_options
 from kea_fanvil.policy.dhcp_options import DhcpOptions
+from kea_fanvil.policy.files import model_key
 from kea_fanvil.policy.models import Delivery, Device, Policy
 from kea_fanvil.wire import options
 
@@ -137,12 +139,13 @@ class Engine:
         section = policy.dhcp_options or DhcpOptions()
         # Interned: 100,000 devices of a few models share a few tuples, not one each.
         interned: dict[Options, Options] = {(): ()}
+        by_model = dhcp_options.encode_models(section)
         self._devices = {
             mac_bytes(d.mac): _Device(
                 d.name or d.mac,
                 d.url,
                 d.boot_file,
-                interned.setdefault(extras := device_phone_options(section, d), extras),
+                interned.setdefault(extras := device_phone_options(section, d, by_model), extras),
             )
             for d in policy.devices
         }
@@ -355,11 +358,18 @@ def phone_options(policy: Policy) -> DhcpOptions:
     return policy.dhcp_options or DhcpOptions()
 
 
-def device_phone_options(section: DhcpOptions, device: Device) -> Options:
+def device_phone_options(
+    section: DhcpOptions, device: Device, by_model: Mapping[str, Options] | None = None
+) -> Options:
     """A device's own phone options merged over its model's: what it gets before its site's
-    and the default's (policy.dhcp_options explains the order)."""
+    and the default's (policy.dhcp_options explains the order). ``by_model`` is
+    :func:`~kea_fanvil.policy.dhcp_options.encode_models` of ``section``, computed once by a
+    caller going through many devices."""
     own = dhcp_options.encode(device.dhcp_options, section)
-    model = dhcp_options.encode(section.for_model(device.model), section)
+    if device.model is None or not section.models:
+        return own
+    models = dhcp_options.encode_models(section) if by_model is None else by_model
+    model = models.get(model_key(device.model), ())
     return dhcp_options.merge(own, model) if model else own
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "EncodedOptions",
     "PhoneOptions",
     "encode",
+    "encode_models",
     "merge",
 ]
 
@@ -138,15 +139,6 @@ class DhcpOptions(BaseModel):
                 found.append((name, earlier))
         return found
 
-    def for_model(self, model: str | None) -> PhoneOptions | None:
-        if model is None or not self.models:
-            return None
-        wanted = model_key(model)
-        for name, options in self.models.items():
-            if model_key(name) == wanted:
-                return options
-        return None
-
 
 def encode(options: PhoneOptions | None, section: DhcpOptions) -> EncodedOptions:
     """One level's options as (code, data) sorted by code; () for None or nothing set."""
@@ -167,6 +159,15 @@ def encode(options: PhoneOptions | None, section: DhcpOptions) -> EncodedOptions
     if options.vlan is not None:
         out.append((section.vlan_option, enc.encode_vlan(options.vlan, section.vlan_format)))
     return tuple(sorted(out))
+
+
+def encode_models(section: DhcpOptions) -> dict[str, EncodedOptions]:
+    """Each model's options, encoded, by :func:`~kea_fanvil.policy.files.model_key` (the
+    first spelling wins; the policy refuses a model named twice)."""
+    found: dict[str, EncodedOptions] = {}
+    for name, options in section.models.items():
+        found.setdefault(model_key(name), encode(options, section))
+    return found
 
 
 def merge(*levels: EncodedOptions) -> EncodedOptions:

@@ -168,10 +168,11 @@ class PhoneOptionLevels:
 def phone_option_levels(policy: Policy) -> PhoneOptionLevels:
     """The policy's phone options at the three levels a renderer writes."""
     section = phone_options(policy)
+    by_model = dhcp_options.encode_models(section)
     return PhoneOptionLevels(
         dhcp_options.encode(section.default, section),
         tuple(dhcp_options.encode(s.dhcp_options, section) for s in policy.sites),
-        tuple(device_phone_options(section, d) for d in policy.devices),
+        tuple(device_phone_options(section, d, by_model) for d in policy.devices),
     )
 
 
